@@ -1,0 +1,50 @@
+# The front door. Meson and ninja do the work; this file only names it.
+PREFIX ?= /usr/local
+DESTDIR ?=
+BUILDDIR ?= build
+ASAN_BUILDDIR ?= build-asan
+MESON ?= meson
+
+.PHONY: all install check check-unit check-integration check-asan demo bench fuzz clean deps
+
+all: $(BUILDDIR)/build.ninja
+	ninja -C $(BUILDDIR)
+
+# The prefix is compiled into au (it finds the entrypoint source and installs
+# the entrypoint below it), so a different PREFIX reconfigures.
+$(BUILDDIR)/build.ninja:
+	$(MESON) setup $(BUILDDIR) --prefix=$(PREFIX)
+
+install: $(BUILDDIR)/build.ninja
+	@if [ "$$($(MESON) introspect $(BUILDDIR) --buildoptions | python3 -c 'import json,sys; print([o["value"] for o in json.load(sys.stdin) if o["name"]=="prefix"][0])')" != "$(PREFIX)" ]; then \
+		$(MESON) configure $(BUILDDIR) -Dprefix=$(PREFIX); fi
+	ninja -C $(BUILDDIR)
+	DESTDIR=$(DESTDIR) $(MESON) install -C $(BUILDDIR) --no-rebuild --quiet
+
+deps:
+	tools/install-deps
+
+check:
+	tools/install-deps
+	tools/run-checks $(BUILDDIR)
+
+check-asan:
+	tools/install-deps
+	@[ -f $(ASAN_BUILDDIR)/build.ninja ] || $(MESON) setup $(ASAN_BUILDDIR) \
+		--prefix=$(PREFIX) -Dbuildtype=debug -Db_sanitize=address,undefined -Db_lundef=false
+	tools/run-checks $(ASAN_BUILDDIR)
+
+demo:
+	tools/install-deps
+	tools/demo $(BUILDDIR)
+
+bench:
+	tools/install-deps
+	tools/bench $(BUILDDIR)
+
+fuzz:
+	tools/install-deps
+	tools/fuzz
+
+clean:
+	rm -rf $(BUILDDIR) $(ASAN_BUILDDIR) build-fuzz build-world

@@ -1,0 +1,35 @@
+/*
+ * acl.h: the read-write sharing walk. Gives (or takes back) a group rwx on a
+ * tree of the human's files with POSIX ACLs, in-process, by fd, never following
+ * a symlink.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+struct acl_walk_stats {
+	size_t changed;     /* entries whose ACL (or setgid bit) we changed */
+	size_t unchanged;   /* entries that already were as wanted */
+	size_t not_owned;   /* entries owned by someone else: left as they are */
+	size_t skipped;     /* symlinks, and entries that vanished or were swapped mid-walk */
+	size_t errors;      /* entries we could not change (reported one by one) */
+};
+
+enum acl_walk_mode {
+	ACL_WALK_GRANT,  /* add group:GID:rwx (+ default entry and setgid on directories) */
+	ACL_WALK_REVOKE, /* remove exactly those entries again */
+};
+
+/*
+ * Walks dir_fd (an open directory, O_RDONLY) and everything below it. Only
+ * entries owned by owner_uid are changed. progress: show a progress line on
+ * stderr when it is a terminal and the tree is large. Returns 0, or -1 when
+ * some entries failed (each reported on stderr).
+ */
+int acl_walk(int dir_fd, const char *display_path, gid_t gid, uid_t owner_uid,
+	     enum acl_walk_mode mode, bool progress, struct acl_walk_stats *stats);
+
+/* True when the file system of fd supports POSIX ACLs. */
+bool acl_supported(int fd);

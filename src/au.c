@@ -1,0 +1,95 @@
+/* au.c: main, global options and the command table. Nothing else. */
+#include "au-config.h"
+#include "au.h"
+#include "config.h"
+#include "util.h"
+
+#include <getopt.h>
+#include <locale.h>
+#include <stdio.h>
+#include <string.h>
+
+static const struct command {
+	const char *name;
+	int (*fn)(int argc, char **argv, struct au_ctx *ctx);
+	const char *summary;
+} commands[] = {
+	{ "new", cmd_new, "create an agent user, its group, home and entrypoint" },
+	{ "run", cmd_run, "run a command as the agent" },
+	{ "info", cmd_info, "show an agent and check its health" },
+	{ "list", cmd_list, "list the configured agents" },
+	{ "delete", cmd_delete, "remove an agent and everything au made for it" },
+	{ "mount", cmd_mount, "share folders of your home with an agent (add, remove, list)" },
+	{ "env", cmd_env, "store environment variables for an agent's runs (set, unset, list)" },
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: au [-C|--config PATH] [--version] [-h|--help] COMMAND [ARGS]\n"
+		"\n"
+		"Run AI coding agents as a dedicated UNIX user, in a box of their own.\n"
+		"\n"
+		"Commands:\n");
+	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
+		fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].summary);
+	fprintf(out,
+		"\n"
+		"Options:\n"
+		"  -C, --config PATH  config file (default ~/.config/agent-as-unix-user.toml)\n"
+		"  -h, --help         show this help\n"
+		"      --version      show the version\n"
+		"\n"
+		"Run 'au COMMAND --help' for the options of a command.\n");
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option options[] = {
+		{ "config", required_argument, NULL, 'C' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct au_ctx ctx = { 0 };
+	autofree char *default_path = NULL;
+	int c;
+
+	setlocale(LC_CTYPE, "");
+	/* "+": stop at the command name, so that its own options are its own. */
+	while ((c = getopt_long(argc, argv, "+C:h", options, NULL)) != -1) {
+		switch (c) {
+		case 'C':
+			if (!*optarg)
+				die_usage("option '--config' needs a path");
+			ctx.config_path = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return EXIT_OK;
+		case 'V':
+			printf("au %s\n", AU_VERSION);
+			return EXIT_OK;
+		default:
+			fputs("Try 'au --help'.\n", stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind >= argc)
+		die_usage("missing command");
+	if (!ctx.config_path)
+		ctx.config_path = default_path = config_default_path();
+	ctx.color_out = color_enabled(STDOUT_FILENO);
+	ctx.color_err = color_enabled(STDERR_FILENO);
+
+	for (size_t i = 0; i < ARRAY_SIZE(commands); i++) {
+		if (!strcmp(argv[optind], commands[i].name)) {
+			int sub_argc = argc - optind;
+			char **sub_argv = argv + optind;
+
+			optind = 0; /* each command parses its own options from scratch */
+			return commands[i].fn(sub_argc, sub_argv, &ctx);
+		}
+	}
+	die_usage("unknown command '%s'", argv[optind]);
+}

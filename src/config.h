@@ -1,0 +1,95 @@
+/*
+ * config.h: the agent-as-unix-user config file (~/.config/agent-as-unix-user.toml).
+ *
+ * The schema is the reference tool's (agent-as-unix-user 2.x), so that a file
+ * written by either tool loads in the other. Keys we add ("env",
+ * "protected_paths") are optional and ignored by the reference tool. Keys we do
+ * not know are kept and written back.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct toml_table; /* keys we do not know, kept for the rewrite (toml.h) */
+
+struct mount_spec {
+	char *source;
+	char *target;
+	bool read_only; /* default true */
+	struct toml_table *unknown;
+};
+
+struct agent {
+	char *user_name;
+	char *group;             /* su_as_agent_group */
+	char *entrypoint;        /* absolute path of the setuid entrypoint */
+	char *entrypoint_sha256; /* 64 lowercase hex digits, or "<unknown>" */
+	bool bootstrapped;
+	struct mount_spec *mounts;
+	size_t nr_mounts;
+	/* Our extension "env": "KEY=VALUE", or "KEY" (pass the human's value). */
+	char **env;
+	size_t nr_env;
+	struct toml_table *unknown;
+};
+
+struct config {
+	char *path;
+	bool disable_home_access_check;
+	/* Our extension "protected_paths": NULL when not set (defaults apply). */
+	char **protected_paths;
+	size_t nr_protected_paths;
+	bool has_protected_paths;
+	struct agent *agents;
+	size_t nr_agents;
+	struct toml_table *unknown;
+};
+
+#define ENTRYPOINT_SHA256_UNKNOWN "<unknown>"
+
+/* $HOME/.config/agent-as-unix-user.toml; the home comes from the passwd entry. */
+char *config_default_path(void);
+
+/*
+ * Loads path into cfg. A missing file (or folder) gives an empty config and
+ * creates nothing. A file that is not valid TOML, or that does not fit the
+ * schema, is reported as "PATH:LINE:COL: message" and the process exits 1.
+ */
+void config_load(struct config *cfg, const char *path);
+/* Parses text as if read from path; returns -1 with *err set ("PATH:L:C: msg"). */
+int config_parse(struct config *cfg, const char *path, const char *text, size_t len, char **err);
+
+/*
+ * Writes cfg back to cfg->path, crash-safe: temp file in the same folder,
+ * fsync, rename, fsync of the folder, mode 0600. Creates the folder (0700) if
+ * missing. Dies with a clear message on failure, leaving the old file intact.
+ */
+void config_save(struct config *cfg);
+/* Serializes to TOML text (what config_save writes). Caller frees. */
+char *config_format(const struct config *cfg);
+void config_release(struct config *cfg);
+
+/*
+ * Takes the lock for a whole command, on "<path>.lock" (never renamed, unlike
+ * the config itself). exclusive: creates the folder and lock file if needed.
+ * Shared: takes no lock when the lock file does not exist (nothing can be
+ * writing). Prints "waiting for ..." when another au holds it. Returns the fd
+ * (O_CLOEXEC) or -1 when no lock was needed; dies on error.
+ */
+int config_lock(const char *path, bool exclusive);
+
+struct agent *config_find_agent(struct config *cfg, const char *name);
+/* Appends a new agent named name, with group "su-as-NAME", not bootstrapped. */
+struct agent *config_add_agent(struct config *cfg, const char *name);
+void config_remove_agent(struct config *cfg, const char *name);
+struct mount_spec *agent_add_mount(struct agent *a, const char *source, const char *target, bool read_only);
+void agent_remove_mount(struct agent *a, size_t index);
+/* Sets KEY (entry "KEY" or "KEY=VALUE"), replacing an entry with the same key. */
+void agent_env_set(struct agent *a, const char *entry);
+/* Returns false when KEY was not set. */
+bool agent_env_unset(struct agent *a, const char *key);
+
+/* The configured protected paths, or the defaults: NULL-terminated. */
+const char *const *config_protected_paths(const struct config *cfg);
+extern const char *const default_protected_paths[];

@@ -1,0 +1,2 @@
+/* paths.c: placeholder, filled in by its own change. */
+#include "util.h"

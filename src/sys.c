@@ -1,0 +1,179 @@
+/* sys.c: printed system commands, fork/exec and waiting. */
+#include "sys.h"
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+static bool is_safe_shell_char(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	       (c >= '0' && c <= '9') || strchr("_@%+=:,./-", c);
+}
+
+void shell_quote(struct strbuf *sb, const char *arg)
+{
+	bool plain = *arg != '\0', printable = true;
+
+	for (const unsigned char *p = (const unsigned char *)arg; *p; p++) {
+		if (!is_safe_shell_char(*p))
+			plain = false;
+		if (*p < 0x20 || *p == 0x7f)
+			printable = false;
+	}
+	if (plain) {
+		strbuf_addstr(sb, arg);
+		return;
+	}
+	if (printable) {
+		/* 'it'\''s': close the quote, an escaped quote, reopen. */
+		strbuf_addch(sb, '\'');
+		for (const char *p = arg; *p; p++) {
+			if (*p == '\'')
+				strbuf_addstr(sb, "'\\''");
+			else
+				strbuf_addch(sb, *p);
+		}
+		strbuf_addch(sb, '\'');
+		return;
+	}
+	/*
+	 * Control characters would act on the terminal if printed raw, so use
+	 * bash's $'...' quoting, which spells every byte out and still pastes.
+	 */
+	strbuf_addstr(sb, "$'");
+	for (const unsigned char *p = (const unsigned char *)arg; *p; p++) {
+		if (*p == '\'' || *p == '\\')
+			strbuf_addf(sb, "\\%c", *p);
+		else if (*p < 0x20 || *p == 0x7f)
+			strbuf_addf(sb, "\\x%02x", *p);
+		else
+			strbuf_addch(sb, (char)*p);
+	}
+	strbuf_addch(sb, '\'');
+}
+
+char *shell_quote_argv(const char *const *argv)
+{
+	struct strbuf sb = STRBUF_INIT;
+
+	for (size_t i = 0; argv[i]; i++) {
+		if (i)
+			strbuf_addch(&sb, ' ');
+		shell_quote(&sb, argv[i]);
+	}
+	return strbuf_detach(&sb);
+}
+
+bool running_as_root(void)
+{
+	return geteuid() == 0;
+}
+
+static bool use_sudo(unsigned flags)
+{
+	return (flags & RUN_SUDO) && !running_as_root();
+}
+
+void print_command(const char *const *argv, unsigned flags)
+{
+	autofree char *quoted = shell_quote_argv(argv);
+	const char *dim = color(STDOUT_FILENO, COLOR_BOLD);
+	const char *reset = *dim ? color(STDOUT_FILENO, COLOR_RESET) : "";
+
+	printf("%s$ %s%s%s\n", dim, use_sudo(flags) ? "sudo " : "", quoted, reset);
+	fflush(stdout);
+}
+
+int wait_status_to_exit(int status)
+{
+	if (WIFEXITED(status))
+		return WEXITSTATUS(status);
+	if (WIFSIGNALED(status))
+		return 128 + WTERMSIG(status);
+	return 125;
+}
+
+char *find_in_path(const char *prog)
+{
+	const char *path = getenv("PATH");
+	autofree char *copy = NULL;
+	char *save = NULL;
+
+	if (strchr(prog, '/'))
+		return access(prog, X_OK) == 0 ? xstrdup(prog) : NULL;
+	if (!path || !*path)
+		path = "/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin";
+	copy = xstrdup(path);
+	for (char *dir = strtok_r(copy, ":", &save); dir; dir = strtok_r(NULL, ":", &save)) {
+		autofree char *full = xasprintf("%s/%s", dir, prog);
+		struct stat st;
+
+		if (*dir != '/')
+			continue; /* a relative PATH entry is never trusted */
+		if (stat(full, &st) == 0 && S_ISREG(st.st_mode) && access(full, X_OK) == 0)
+			return steal_pointer(&full);
+	}
+	return NULL;
+}
+
+static int spawn_and_wait(const char *const *argv, unsigned flags, struct strbuf *out)
+{
+	autostrvec struct strvec full = STRVEC_INIT;
+	int pipefd[2] = { -1, -1 };
+	int status;
+	pid_t pid;
+
+	if (use_sudo(flags))
+		strvec_push(&full, "sudo");
+	strvec_pushv(&full, argv);
+	if (!(flags & RUN_QUIET))
+		print_command(argv, flags);
+
+	if (out && pipe2(pipefd, O_CLOEXEC) < 0)
+		die_errno("cannot create a pipe");
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	if (pid < 0)
+		die_errno("cannot fork");
+	if (pid == 0) {
+		if (out)
+			dup2(pipefd[1], STDOUT_FILENO);
+		if (flags & (RUN_NO_STDOUT | RUN_NO_STDERR)) {
+			int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+			if (null >= 0 && (flags & RUN_NO_STDOUT) && !out)
+				dup2(null, STDOUT_FILENO);
+			if (null >= 0 && (flags & RUN_NO_STDERR))
+				dup2(null, STDERR_FILENO);
+		}
+		execvp(full.v[0], full.v);
+		fprintf(stderr, "au: cannot run '%s': %s\n", full.v[0], strerror(errno));
+		_exit(127);
+	}
+	if (out) {
+		close(pipefd[1]);
+		if (read_fd_all(pipefd[0], 1 << 20, out) < 0)
+			warn_errno("cannot read the output of '%s'", argv[0]);
+		close(pipefd[0]);
+	}
+	while (waitpid(pid, &status, 0) < 0) {
+		if (errno != EINTR)
+			die_errno("cannot wait for '%s'", argv[0]);
+	}
+	return wait_status_to_exit(status);
+}
+
+int run_command(const char *const *argv, unsigned flags)
+{
+	return spawn_and_wait(argv, flags, NULL);
+}
+
+int run_command_capture(const char *const *argv, unsigned flags, struct strbuf *out)
+{
+	return spawn_and_wait(argv, flags, out);
+}

@@ -1,0 +1,43 @@
+/*
+ * sys.h: system commands, printed before they run. Every command au runs on
+ * the human's behalf is shown as "$ sudo ..." exactly as it could be typed.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+struct strbuf;
+
+/* Appends arg to sb quoted for bash: the printed text runs the same argv. */
+void shell_quote(struct strbuf *sb, const char *arg);
+/* Quotes a whole argv, separated by spaces. Caller frees. */
+char *shell_quote_argv(const char *const *argv);
+
+/* True when au runs as root, so "sudo" is left out. */
+bool running_as_root(void);
+
+enum {
+	RUN_SUDO = 1 << 0,      /* prefix with sudo unless already root */
+	RUN_QUIET = 1 << 1,     /* do not print the command */
+	RUN_NO_STDOUT = 1 << 2, /* send the command's stdout to /dev/null */
+	RUN_NO_STDERR = 1 << 3, /* send the command's stderr to /dev/null */
+};
+
+/*
+ * Prints "$ argv..." (with sudo when RUN_SUDO and not root), runs it with
+ * fork/exec (never a shell), waits. Returns the exit status, 128+N for signal
+ * N, or 127 when it could not be started.
+ */
+int run_command(const char *const *argv, unsigned flags);
+/* Same, but captures stdout (up to 1 MiB) into out. */
+int run_command_capture(const char *const *argv, unsigned flags, struct strbuf *out);
+
+/* Prints "$ argv..." the way run_command does, without running anything. */
+void print_command(const char *const *argv, unsigned flags);
+
+/* Turns a wait status into an exit code: the code, or 128+signal. */
+int wait_status_to_exit(int status);
+
+/* Finds prog in PATH. Returns a malloc'd absolute path or NULL. */
+char *find_in_path(const char *prog);

@@ -1,0 +1,2 @@
+/* term.c: placeholder, filled in by its own change. */
+#include "util.h"

@@ -1,0 +1,2 @@
+/* toml.h: placeholder, replaced by the TOML reader. */
+#pragma once
