@@ -1,2 +1,922 @@
-/* su_as_agent.c: placeholder */
-int main(void) { return 125; }
+/*
+ * su_as_agent.c: the setuid-root entrypoint of one agent.
+ *
+ * "au new" compiles this file with the agent's ids baked in and installs it
+ * as root:su-as-NAME, mode 4750, in a root-owned folder. "au run" verifies
+ * the installed file by hash and executes that very file. Then, as root, this
+ * program puts the agent in private mount and PID namespaces, bind-mounts the
+ * human's shared folders by file descriptor, drops every privilege for good,
+ * and runs the command as the agent under a minimal init.
+ *
+ * Everything else lives in unprivileged au. This file uses libc only and no
+ * heap. Read it as the agent would: every line runs as root.
+ *
+ * Protocol (argv, built by au run; parsed by su_parse_args, which a fuzzer
+ * calls without root):
+ *   su_as_agent au1 [-e NAME]... [-r|-w SOURCE TARGET]... [-p PATH]...
+ *               [-d DIR] [-k] -- COMMAND [ARG]...
+ *   -e NAME   pass the variable NAME from our environment to the agent
+ *   -r / -w   bind SOURCE (under the human's home) read-only / read-write on
+ *             TARGET (under the agent's home), in the order given
+ *   -p PATH   make PATH (under the agent's home, usually inside a read-write
+ *             mount) read-only over itself, when it exists
+ *   -d DIR    working directory of the command (the agent's home otherwise)
+ *   -k        keep the agent's other processes when the command exits
+ *
+ * Exit status: the command's (128+N for signal N), 125 for a failure of this
+ * program, 126 when the command cannot run, 127 when it is not found.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/fsuid.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <linux/capability.h>
+
+#if !defined(TARGET_UID) || !defined(TARGET_GID) || !defined(CALLER_UID) || \
+	!defined(AGENT_NAME) || !defined(AGENT_HOME) || !defined(AGENT_SHELL) || \
+	!defined(CALLER_HOME)
+#error "compile with -DTARGET_UID -DTARGET_GID -DCALLER_UID -DAGENT_NAME -DAGENT_HOME -DAGENT_SHELL -DCALLER_HOME"
+#endif
+
+/* uid -1 is "unchanged" to setresuid (sudo CVE-2019-14287), 0 is root. */
+_Static_assert(TARGET_UID > 0 && TARGET_UID < 4294967295U, "bad TARGET_UID");
+_Static_assert(TARGET_GID > 0 && TARGET_GID < 4294967295U, "bad TARGET_GID");
+_Static_assert(CALLER_UID < 4294967295U, "bad CALLER_UID");
+_Static_assert(TARGET_UID != CALLER_UID, "the agent cannot be the caller");
+
+#define PROTOCOL "au1"
+#define MAX_MOUNTS 64
+#define MAX_PROTECTED 1024
+#define MAX_ENV 128
+#define EXIT_SELF 125
+#define EXIT_CANNOT_RUN 126
+#define EXIT_NOT_FOUND 127
+
+#ifndef OPEN_TREE_CLONE
+#define OPEN_TREE_CLONE 1
+#endif
+#ifndef OPEN_TREE_CLOEXEC
+#define OPEN_TREE_CLOEXEC O_CLOEXEC
+#endif
+#ifndef MOVE_MOUNT_F_EMPTY_PATH
+#define MOVE_MOUNT_F_EMPTY_PATH 0x00000004
+#endif
+#ifndef MOVE_MOUNT_T_EMPTY_PATH
+#define MOVE_MOUNT_T_EMPTY_PATH 0x00000040
+#endif
+#ifndef MOUNT_ATTR_RDONLY
+#define MOUNT_ATTR_RDONLY 0x00000001
+#define MOUNT_ATTR_NOSUID 0x00000002
+#define MOUNT_ATTR_NODEV 0x00000004
+#endif
+#ifndef MOUNT_ATTR_SIZE_VER0
+struct mount_attr {
+	unsigned long long attr_set;
+	unsigned long long attr_clr;
+	unsigned long long propagation;
+	unsigned long long userns_fd;
+};
+#endif
+#ifndef SYS_open_tree
+#define SYS_open_tree 428
+#endif
+#ifndef SYS_move_mount
+#define SYS_move_mount 429
+#endif
+#ifndef SYS_mount_setattr
+#define SYS_mount_setattr 442
+#endif
+#ifndef SYS_close_range
+#define SYS_close_range 436
+#endif
+
+struct su_mount {
+	const char *source;
+	const char *target;
+	bool read_only;
+};
+
+struct su_request {
+	const char *env_names[MAX_ENV];
+	size_t nr_env;
+	struct su_mount mounts[MAX_MOUNTS];
+	size_t nr_mounts;
+	const char *protected[MAX_PROTECTED];
+	size_t nr_protected;
+	const char *directory;
+	bool keep_running;
+	char *const *command; /* NULL-terminated, at least one entry */
+};
+
+/* --- argument parsing: pure, no side effects, fuzzed --------------------- */
+
+static bool valid_env_name(const char *s)
+{
+	if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') || *s == '_'))
+		return false;
+	for (s++; *s; s++) {
+		if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') ||
+		      (*s >= '0' && *s <= '9') || *s == '_'))
+			return false;
+	}
+	return true;
+}
+
+/*
+ * An absolute path in normal form: starts with '/', no empty, "." or ".."
+ * component, no trailing slash, shorter than PATH_MAX. With no ".." and (at
+ * open time) no symlink, a path that starts with "HOME/" names something
+ * below HOME.
+ */
+static bool normal_path(const char *s)
+{
+	size_t len = strnlen(s, PATH_MAX);
+
+	if (len == 0 || len >= PATH_MAX || s[0] != '/')
+		return false;
+	if (len == 1)
+		return true;
+	for (const char *p = s; *p; ) {
+		const char *comp = ++p; /* p was at a '/' */
+		size_t n;
+
+		while (*p && *p != '/')
+			p++;
+		n = (size_t)(p - comp);
+		if (n == 0 || (n == 1 && comp[0] == '.') ||
+		    (n == 2 && comp[0] == '.' && comp[1] == '.'))
+			return false;
+	}
+	return true;
+}
+
+/* path is a normal path strictly below the normal path dir. */
+static bool below(const char *path, const char *dir)
+{
+	size_t n = strlen(dir);
+
+	return normal_path(path) && strncmp(path, dir, n) == 0 && path[n] == '/' && path[n + 1];
+}
+
+int su_parse_args(int argc, char *const argv[], struct su_request *req, const char **why);
+int su_parse_args(int argc, char *const argv[], struct su_request *req, const char **why)
+{
+	int i = 2;
+
+	memset(req, 0, sizeof(*req));
+	*why = NULL;
+	if (argc < 2 || !argv[1] || strcmp(argv[1], PROTOCOL) != 0) {
+		*why = "protocol mismatch: this entrypoint speaks '" PROTOCOL "' (was au upgraded? run 'au new' again)";
+		return -1;
+	}
+	for (; i < argc; i++) {
+		const char *opt = argv[i];
+
+		if (!opt) {
+			*why = "missing argument";
+			return -1;
+		}
+		if (!strcmp(opt, "--")) {
+			i++;
+			break;
+		}
+		if (!strcmp(opt, "-e")) {
+			if (i + 1 >= argc || !valid_env_name(argv[i + 1])) {
+				*why = "-e needs a variable name";
+				return -1;
+			}
+			if (req->nr_env >= MAX_ENV) {
+				*why = "too many variables";
+				return -1;
+			}
+			req->env_names[req->nr_env++] = argv[++i];
+		} else if (!strcmp(opt, "-r") || !strcmp(opt, "-w")) {
+			struct su_mount *m;
+
+			if (i + 2 >= argc) {
+				*why = "a mount needs a source and a target";
+				return -1;
+			}
+			if (req->nr_mounts >= MAX_MOUNTS) {
+				*why = "too many mounts";
+				return -1;
+			}
+			if (!below(argv[i + 1], CALLER_HOME)) {
+				*why = "mount source is not a normal path below the caller's home";
+				return -1;
+			}
+			if (!below(argv[i + 2], AGENT_HOME)) {
+				*why = "mount target is not a normal path below the agent's home";
+				return -1;
+			}
+			m = &req->mounts[req->nr_mounts++];
+			m->read_only = opt[1] == 'r';
+			m->source = argv[i + 1];
+			m->target = argv[i + 2];
+			i += 2;
+		} else if (!strcmp(opt, "-p")) {
+			if (i + 1 >= argc || !below(argv[i + 1], AGENT_HOME)) {
+				*why = "protected path is not a normal path below the agent's home";
+				return -1;
+			}
+			if (req->nr_protected >= MAX_PROTECTED) {
+				*why = "too many protected paths";
+				return -1;
+			}
+			req->protected[req->nr_protected++] = argv[++i];
+		} else if (!strcmp(opt, "-d")) {
+			if (i + 1 >= argc || !argv[i + 1] || argv[i + 1][0] != '/' ||
+			    strnlen(argv[i + 1], PATH_MAX) >= PATH_MAX) {
+				*why = "-d needs an absolute directory";
+				return -1;
+			}
+			req->directory = argv[++i];
+		} else if (!strcmp(opt, "-k")) {
+			req->keep_running = true;
+		} else {
+			*why = "unknown option";
+			return -1;
+		}
+	}
+	if (i >= argc || !argv[i] || !argv[i][0]) {
+		*why = "missing command";
+		return -1;
+	}
+	req->command = &argv[i];
+	return 0;
+}
+
+#ifndef SU_AS_AGENT_NO_MAIN
+
+/* --- reporting ----------------------------------------------------------- */
+
+static void say(const char *fmt, va_list ap)
+{
+	/* One write: no stdio buffers, nothing allocated. */
+	char buf[1024];
+	int n = snprintf(buf, sizeof(buf), "au: ");
+
+	n += vsnprintf(buf + n, sizeof(buf) - (size_t)n - 1, fmt, ap);
+	if (n > (int)sizeof(buf) - 2)
+		n = (int)sizeof(buf) - 2;
+	buf[n++] = '\n';
+	(void)!write(STDERR_FILENO, buf, (size_t)n);
+}
+
+__attribute__((noreturn, format(printf, 2, 3)))
+static void fail(int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	say(fmt, ap);
+	va_end(ap);
+	_exit(code);
+}
+
+#define die(...) fail(EXIT_SELF, "entrypoint: " __VA_ARGS__)
+#define die_errno(fmt, ...) fail(EXIT_SELF, "entrypoint: " fmt ": %s", ##__VA_ARGS__, strerror(errno))
+
+/* --- setup of the process ------------------------------------------------ */
+
+/*
+ * Make sure fds 0, 1 and 2 are open, so that a file we open later cannot land
+ * on one of them and receive error messages or the agent's output.
+ */
+static void ensure_std_fds(void)
+{
+	for (int fd = 0; fd < 3; fd++) {
+		if (fcntl(fd, F_GETFD) < 0 && errno == EBADF) {
+			int null = open("/dev/null", O_RDWR);
+			if (null != fd)
+				_exit(EXIT_SELF); /* cannot even report it */
+		}
+	}
+}
+
+/* Nothing inherited reaches the agent but fds 0 to 2 (runc CVE-2024-21626). */
+static void close_inherited_fds(void)
+{
+	if (syscall(SYS_close_range, 3U, ~0U, 0U) == 0)
+		return;
+	for (int fd = 3; fd < 65536; fd++)
+		close(fd);
+}
+
+/* An ignored or blocked signal would be inherited by the agent and by us. */
+static void reset_signals(void)
+{
+	sigset_t none;
+
+	for (int sig = 1; sig < NSIG; sig++)
+		signal(sig, SIG_DFL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+/* --- environment, from an allowlist -------------------------------------- */
+
+static char *agent_env[MAX_ENV + 8];
+
+static const char *find_env(char **envp, const char *name)
+{
+	size_t n = strlen(name);
+
+	for (char **e = envp; e && *e; e++) {
+		if (!strncmp(*e, name, n) && (*e)[n] == '=')
+			return *e;
+	}
+	return NULL;
+}
+
+static bool forced_name(const char *name)
+{
+	return !strcmp(name, "HOME") || !strcmp(name, "USER") ||
+	       !strcmp(name, "LOGNAME") || !strcmp(name, "SHELL");
+}
+
+/*
+ * The agent's environment: its identity, a default PATH, LANG and TERM, and
+ * the variables au named with -e. The strings stay where the kernel put them
+ * (our stack); only pointers are copied.
+ */
+static void build_env(const struct su_request *req, char **envp)
+{
+	static const char *const always[] = { "LANG", "TERM" };
+	size_t n = 0;
+	const char *path = NULL;
+
+	agent_env[n++] = (char *)"HOME=" AGENT_HOME;
+	agent_env[n++] = (char *)"USER=" AGENT_NAME;
+	agent_env[n++] = (char *)"LOGNAME=" AGENT_NAME;
+	agent_env[n++] = (char *)"SHELL=" AGENT_SHELL;
+	for (size_t i = 0; i < 2; i++) {
+		const char *e = find_env(envp, always[i]);
+		if (e)
+			agent_env[n++] = (char *)e;
+	}
+	for (size_t i = 0; i < req->nr_env && n < MAX_ENV + 6; i++) {
+		const char *name = req->env_names[i];
+		const char *e;
+
+		if (forced_name(name) || !strcmp(name, "LANG") || !strcmp(name, "TERM"))
+			continue;
+		e = find_env(envp, name);
+		if (!e)
+			continue;
+		if (!strcmp(name, "PATH"))
+			path = e;
+		else
+			agent_env[n++] = (char *)e;
+	}
+	agent_env[n++] = (char *)(path ? path : "PATH=" AGENT_HOME "/.local/bin:/usr/local/bin:/usr/bin:/bin");
+	agent_env[n] = NULL;
+}
+
+/* --- opening paths by fd, never following a symlink ---------------------- */
+
+/*
+ * Opens the normal absolute path component by component from "/", each with
+ * O_PATH|O_NOFOLLOW from its parent's fd, and refuses any symlink on the way:
+ * no string is ever resolved by the kernel as a whole, so nothing the agent
+ * renames or links can redirect us. With create, missing components are made
+ * (directories, or the last one as a file when last_is_file) with the current
+ * fsuid. Returns the fd of the last component; *parent gets its parent's fd
+ * and *last its name when asked (for the legacy mount fallback).
+ */
+static int open_nofollow(const char *path, bool create, bool last_is_file, int *parent, const char **last)
+{
+	char buf[PATH_MAX];
+	char *p, *comp;
+	int dirfd;
+
+	if (strlen(path) >= sizeof(buf))
+		die("path too long: '%s'", path);
+	memcpy(buf, path, strlen(path) + 1);
+	dirfd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (dirfd < 0)
+		die_errno("cannot open '/'");
+	p = buf + 1;
+	while (*p) {
+		struct stat st;
+		bool is_last;
+		int fd;
+
+		comp = p;
+		while (*p && *p != '/')
+			p++;
+		is_last = *p == '\0';
+		if (!is_last)
+			*p++ = '\0';
+
+		fd = openat(dirfd, comp, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0 && errno == ENOENT && create) {
+			if (is_last && last_is_file) {
+				fd = openat(dirfd, comp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+				if (fd >= 0)
+					close(fd);
+			} else {
+				fd = mkdirat(dirfd, comp, 0755);
+			}
+			if (fd < 0 && errno != EEXIST)
+				die_errno("cannot create '%s' in '%s'", comp, path);
+			fd = openat(dirfd, comp, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		}
+		if (fd < 0) {
+			int saved = errno;
+			close(dirfd);
+			errno = saved;
+			return -1;
+		}
+		if (fstat(fd, &st) < 0)
+			die_errno("cannot stat '%s'", path);
+		if (S_ISLNK(st.st_mode))
+			die("'%s' has a symlink at '%s': refusing to follow it", path, comp);
+		if (!is_last && !S_ISDIR(st.st_mode))
+			die("'%s': '%s' is not a directory", path, comp);
+		if (is_last) {
+			if (parent) {
+				*parent = dirfd;
+				*last = path + (comp - buf);
+			} else {
+				close(dirfd);
+			}
+			return fd;
+		}
+		close(dirfd);
+		dirfd = fd;
+	}
+	return dirfd; /* path was "/" */
+}
+
+/*
+ * Switches the identity used for file system access only. Permission checks
+ * then apply as that user (bubblewrap #140: access files as the invoking
+ * uid), while CAP_SYS_ADMIN for the mount calls stays. Groups follow, so the
+ * agent's side is checked with the agent's group alone.
+ */
+static void fs_identity(uid_t uid, gid_t gid, bool agent_groups)
+{
+	static gid_t caller_groups[NGROUPS_MAX];
+	static int nr_caller_groups = -1;
+	gid_t target_gid = TARGET_GID;
+
+	if (nr_caller_groups < 0) {
+		nr_caller_groups = getgroups(NGROUPS_MAX, caller_groups);
+		if (nr_caller_groups < 0)
+			die_errno("cannot read the caller's groups");
+	}
+	if (setgroups(agent_groups ? 1 : (size_t)nr_caller_groups,
+		      agent_groups ? &target_gid : caller_groups) < 0)
+		die_errno("cannot set groups");
+	setfsgid(gid);
+	setfsuid(uid);
+	if ((uid_t)setfsuid((uid_t)-1) != uid || (gid_t)setfsgid((gid_t)-1) != gid)
+		die("cannot switch the file system identity");
+}
+
+/* --- mounts -------------------------------------------------------------- */
+
+static int sys_open_tree(int dirfd, const char *path, unsigned flags)
+{
+	return (int)syscall(SYS_open_tree, dirfd, path, flags);
+}
+
+static int sys_move_mount(int from_fd, const char *from, int to_fd, const char *to, unsigned flags)
+{
+	return (int)syscall(SYS_move_mount, from_fd, from, to_fd, to, flags);
+}
+
+static int sys_mount_setattr(int fd, const char *path, unsigned flags, struct mount_attr *attr)
+{
+	return (int)syscall(SYS_mount_setattr, fd, path, flags, attr, sizeof(*attr));
+}
+
+/*
+ * Binds the object open at src_fd onto the object open at dst_fd, as a new
+ * mount with nosuid, nodev (and rdonly), all by fd: the new mount API never
+ * sees a path string. On kernels without it, fall back to /proc/self/fd
+ * magic links, which name the opened objects just as exactly.
+ */
+static void bind_by_fd(int src_fd, int dst_fd, int dst_parent, const char *dst_name,
+		       bool read_only, const char *what)
+{
+	struct mount_attr attr = { 0 };
+	char from[64], to[64];
+	unsigned long flags = MS_BIND | MS_REMOUNT | MS_NOSUID | MS_NODEV | (read_only ? MS_RDONLY : 0);
+	struct stat src_st, new_st;
+	int tree, fresh;
+
+	attr.attr_set = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | (read_only ? MOUNT_ATTR_RDONLY : 0);
+	attr.propagation = MS_PRIVATE;
+	tree = sys_open_tree(src_fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
+	if (tree >= 0) {
+		if (sys_mount_setattr(tree, "", AT_EMPTY_PATH, &attr) < 0)
+			die_errno("cannot set mount flags for '%s'", what);
+		if (sys_move_mount(tree, "", dst_fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+			die_errno("cannot mount '%s'", what);
+		close(tree);
+		return;
+	}
+	if (errno != ENOSYS)
+		die_errno("cannot clone '%s'", what);
+
+	/* Legacy path: bind, then remount the new mount with its flags. */
+	snprintf(from, sizeof(from), "/proc/self/fd/%d", src_fd);
+	snprintf(to, sizeof(to), "/proc/self/fd/%d", dst_fd);
+	if (mount(from, to, NULL, MS_BIND, NULL) < 0)
+		die_errno("cannot mount '%s'", what);
+	/*
+	 * dst_fd still names the covered object; the new mount is what a
+	 * lookup of the name in the parent finds now. Check it is ours (same
+	 * inode as the source) before touching it.
+	 */
+	if (dst_parent < 0)
+		die("cannot remount '%s' on this kernel", what);
+	fresh = openat(dst_parent, dst_name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (fresh < 0 || fstat(fresh, &new_st) < 0 || fstat(src_fd, &src_st) < 0 ||
+	    new_st.st_dev != src_st.st_dev || new_st.st_ino != src_st.st_ino)
+		die("'%s' changed while it was being mounted", what);
+	snprintf(to, sizeof(to), "/proc/self/fd/%d", fresh);
+	if (mount(NULL, to, NULL, flags, NULL) < 0)
+		die_errno("cannot set mount flags for '%s'", what);
+	close(fresh);
+}
+
+/*
+ * The agent's view: a private copy of the mount table, with the shared
+ * folders bound in and the protected paths made read-only. Only this
+ * process's new namespace changes; the human's stays as it was.
+ */
+static void setup_mounts(const struct su_request *req)
+{
+	int src_fds[MAX_MOUNTS];
+	struct stat st;
+	int home;
+
+	if (unshare(CLONE_NEWNS | CLONE_NEWPID) < 0)
+		die_errno("cannot create namespaces");
+	/* Slave: the host's later mounts still reach us, ours never leave. */
+	if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0)
+		die_errno("cannot make the mount namespace private");
+
+	/* Sources, as the human: only what the human can reach. */
+	fs_identity(CALLER_UID, getegid(), false);
+	for (size_t i = 0; i < req->nr_mounts; i++) {
+		const char *src = req->mounts[i].source;
+
+		src_fds[i] = open_nofollow(src, false, false, NULL, NULL);
+		if (src_fds[i] < 0)
+			die_errno("cannot open mount source '%s'", src);
+		if (fstat(src_fds[i], &st) < 0)
+			die_errno("cannot stat '%s'", src);
+		if (st.st_uid != CALLER_UID)
+			die("mount source '%s' is not owned by the caller", src);
+		if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode))
+			die("mount source '%s' is not a directory or a file", src);
+	}
+
+	/* Targets, as the agent, below a home that must be the agent's. */
+	fs_identity(TARGET_UID, TARGET_GID, true);
+	home = open_nofollow(AGENT_HOME, false, false, NULL, NULL);
+	if (home < 0)
+		die_errno("cannot open the agent's home '%s'", AGENT_HOME);
+	if (fstat(home, &st) < 0 || !S_ISDIR(st.st_mode) || st.st_uid != TARGET_UID)
+		die("'%s' is not a directory owned by the agent", AGENT_HOME);
+	close(home);
+
+	for (size_t i = 0; i < req->nr_mounts; i++) {
+		const struct su_mount *m = &req->mounts[i];
+		const char *name = NULL;
+		int parent = -1, dst;
+
+		if (fstat(src_fds[i], &st) < 0)
+			die_errno("cannot stat '%s'", m->source);
+		dst = open_nofollow(m->target, true, S_ISREG(st.st_mode), &parent, &name);
+		if (dst < 0)
+			die_errno("cannot open mount target '%s'", m->target);
+		bind_by_fd(src_fds[i], dst, parent, name, m->read_only, m->target);
+		close(dst);
+		close(parent);
+		close(src_fds[i]);
+	}
+
+	for (size_t i = 0; i < req->nr_protected; i++) {
+		const char *path = req->protected[i];
+		const char *name = NULL;
+		int parent = -1, fd;
+
+		fd = open_nofollow(path, false, false, &parent, &name);
+		if (fd < 0) {
+			if (errno == ENOENT)
+				continue; /* nothing there to protect */
+			die_errno("cannot open protected path '%s'", path);
+		}
+		bind_by_fd(fd, fd, parent, name, true, path);
+		close(fd);
+		close(parent);
+	}
+	fs_identity(0, 0, false);
+}
+
+/* --- dropping privileges ------------------------------------------------- */
+
+struct cap_header {
+	unsigned version;
+	int pid;
+};
+struct cap_data {
+	unsigned effective, permitted, inheritable;
+};
+
+/*
+ * From here on the process is the agent and nothing else: no groups, no way
+ * back to root or to the caller, no capabilities, and no_new_privs so that
+ * sudo, su and every setuid or file-capability program stays powerless.
+ */
+static void drop_privileges(void)
+{
+	struct cap_header hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct cap_data caps[2];
+	uid_t ru, eu, su;
+	gid_t rg, eg, sg;
+
+	/* While still root: empty the bounding set, for defense in depth. */
+	for (int cap = 0; cap <= 63; cap++) {
+		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno == EINVAL)
+			break;
+	}
+	if (setgroups(0, NULL) < 0)
+		die_errno("cannot drop supplementary groups");
+	if (setresgid(TARGET_GID, TARGET_GID, TARGET_GID) < 0)
+		die_errno("cannot set the agent's group");
+	if (setresuid(TARGET_UID, TARGET_UID, TARGET_UID) < 0)
+		die_errno("cannot set the agent's user");
+
+	/* Prove it. */
+	if (getresuid(&ru, &eu, &su) < 0 || ru != TARGET_UID || eu != TARGET_UID || su != TARGET_UID)
+		die("user ids are not the agent's after the switch");
+	if (getresgid(&rg, &eg, &sg) < 0 || rg != TARGET_GID || eg != TARGET_GID || sg != TARGET_GID)
+		die("group ids are not the agent's after the switch");
+	if (getgroups(0, NULL) != 0)
+		die("supplementary groups remain after the switch");
+	if (setuid(0) != -1 || seteuid(0) != -1 || setreuid((uid_t)-1, 0) != -1 ||
+	    setgid(0) != -1 || setegid(0) != -1)
+		die("root can be regained after the switch");
+	if (setuid(CALLER_UID) != -1 || seteuid(CALLER_UID) != -1)
+		die("the caller's uid can be regained after the switch");
+	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
+		die_errno("cannot clear ambient capabilities");
+	if (syscall(SYS_capget, &hdr, caps) < 0)
+		die_errno("cannot read capabilities");
+	for (int i = 0; i < 2; i++) {
+		if (caps[i].effective || caps[i].permitted || caps[i].inheritable)
+			die("capabilities remain after the switch");
+	}
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 || prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) != 1)
+		die_errno("cannot set no_new_privs");
+	/* Explicit, though the uid change already did it: no ptrace, no core. */
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+}
+
+/* --- the command --------------------------------------------------------- */
+
+__attribute__((noreturn))
+static void exec_command(const struct su_request *req)
+{
+	extern char **environ;
+	sigset_t none;
+
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	/*
+	 * A session of its own. If au gave us a fresh pty, it becomes the
+	 * controlling terminal; the human's terminal never can (TIOCSCTTY
+	 * fails on a terminal that already belongs to a session).
+	 */
+	if (setsid() < 0)
+		die_errno("cannot create a session");
+	for (int fd = 0; fd < 3; fd++) {
+		if (isatty(fd)) {
+			ioctl(fd, TIOCSCTTY, 0);
+			break;
+		}
+	}
+	environ = agent_env;
+	execvp(req->command[0], req->command);
+	if (errno == ENOENT)
+		fail(EXIT_NOT_FOUND, "'%s': command not found", req->command[0]);
+	fail(EXIT_CANNOT_RUN, "cannot run '%s': %s", req->command[0], strerror(errno));
+}
+
+static int status_to_code(int status)
+{
+	if (WIFEXITED(status))
+		return WEXITSTATUS(status);
+	if (WIFSIGNALED(status))
+		return 128 + WTERMSIG(status);
+	return EXIT_SELF;
+}
+
+static const int forwarded[] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH };
+
+/*
+ * pid 1 of the agent's PID namespace, running as the agent. It runs the
+ * command, forwards signals to it (from the namespace, or from the outer
+ * side through ctl_fd), reaps orphans, reports the command's status through
+ * status_fd, and then ends every other process of the agent in the namespace
+ * (unless keep_running). When pid 1 exits the kernel kills the rest anyway.
+ */
+__attribute__((noreturn))
+static void run_init(const struct su_request *req, int ctl_fd, int status_fd)
+{
+	sigset_t mask;
+	struct pollfd pfd[2];
+	pid_t child;
+	int sfd, code = EXIT_SELF;
+	bool child_done = false;
+
+	/* The command must never hold these. */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGCHLD);
+	for (size_t i = 0; i < sizeof(forwarded) / sizeof(forwarded[0]); i++)
+		sigaddset(&mask, forwarded[i]);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	sfd = signalfd(-1, &mask, SFD_CLOEXEC);
+	if (sfd < 0)
+		die_errno("cannot create a signalfd");
+
+	child = fork();
+	if (child < 0)
+		die_errno("cannot fork");
+	if (child == 0)
+		exec_command(req);
+
+	pfd[0].fd = sfd;
+	pfd[0].events = POLLIN;
+	pfd[1].fd = ctl_fd;
+	pfd[1].events = POLLIN;
+	for (;;) {
+		struct signalfd_siginfo si;
+		unsigned char sig;
+		int status;
+		pid_t pid;
+
+		if (poll(pfd, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			die_errno("poll");
+		}
+		if (pfd[1].revents) {
+			ssize_t n = read(ctl_fd, &sig, 1);
+			if (n == 1 && !child_done) {
+				kill(child, sig);
+			} else if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN)) {
+				/* The outer side is gone: nobody waits for us. */
+				if (!child_done || !req->keep_running)
+					kill(-1, SIGKILL);
+				pfd[1].fd = -1;
+			}
+		}
+		if (pfd[0].revents && read(sfd, &si, sizeof(si)) == sizeof(si) &&
+		    si.ssi_signo != SIGCHLD && !child_done)
+			kill(child, (int)si.ssi_signo);
+
+		while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+			if (pid == child && !child_done) {
+				child_done = true;
+				code = status_to_code(status);
+				(void)!write(status_fd, &status, sizeof(status));
+				close(status_fd);
+				if (!req->keep_running)
+					kill(-1, SIGKILL);
+			}
+		}
+		if (pid < 0 && errno == ECHILD && child_done)
+			_exit(code);
+	}
+}
+
+static int ctl_write_fd = -1;
+
+static void forward_to_init(int sig)
+{
+	unsigned char b = (unsigned char)sig;
+	int saved = errno;
+
+	(void)!write(ctl_write_fd, &b, 1);
+	errno = saved;
+}
+
+int main(int argc, char **argv, char **envp)
+{
+	static struct su_request req;
+	const char *why;
+	int ctl[2], status_pipe[2];
+	struct sigaction sa;
+	pid_t init;
+	int status;
+	ssize_t n;
+
+	ensure_std_fds();
+	/* pkexec CVE-2021-4034: argv can be empty. */
+	if (argc < 1 || !argv[0])
+		die("called without arguments");
+	/*
+	 * The agent is in our group and can execute this file; the baked-in
+	 * caller uid is what keeps it (and everyone else) out.
+	 */
+	if (getuid() != CALLER_UID)
+		die("permission denied: only uid %u may use this entrypoint", (unsigned)CALLER_UID);
+	if (geteuid() != 0)
+		die("not running as root: the entrypoint must be setuid root (run 'au info')");
+	close_inherited_fds();
+	reset_signals();
+	if (su_parse_args(argc, argv, &req, &why) < 0)
+		die("%s", why);
+	build_env(&req, envp);
+
+	setup_mounts(&req);
+
+	if (pipe2(ctl, O_CLOEXEC) < 0 || pipe2(status_pipe, O_CLOEXEC) < 0)
+		die_errno("cannot create pipes");
+	init = fork();
+	if (init < 0)
+		die_errno("cannot fork");
+	if (init == 0) {
+		close(ctl[1]);
+		close(status_pipe[0]);
+		/* A /proc of the new PID namespace: the human's processes are not in it. */
+		if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+			die_errno("cannot mount /proc");
+		drop_privileges();
+		/* After the uid change, which clears it: die with the outer side. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+		/* Leave the caller's session: its terminal is never ours to open. */
+		if (setsid() < 0)
+			die_errno("cannot create a session");
+		if (chdir(req.directory ? req.directory : AGENT_HOME) < 0)
+			die_errno("cannot change directory to '%s'", req.directory ? req.directory : AGENT_HOME);
+		run_init(&req, ctl[0], status_pipe[1]);
+	}
+
+	/*
+	 * The outer side becomes the caller again, for good: it only waits and
+	 * passes signals on, so it needs nothing of root.
+	 */
+	close(ctl[0]);
+	close(status_pipe[1]);
+	if (setresuid(CALLER_UID, CALLER_UID, CALLER_UID) < 0)
+		die_errno("cannot return to the caller's uid");
+	if (setuid(0) != -1)
+		die("root can be regained on the outer side");
+
+	ctl_write_fd = ctl[1];
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = forward_to_init;
+	sa.sa_flags = SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	for (size_t i = 0; i < sizeof(forwarded) / sizeof(forwarded[0]); i++)
+		sigaction(forwarded[i], &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	do
+		n = read(status_pipe[0], &status, sizeof(status));
+	while (n < 0 && errno == EINTR);
+	if (n == sizeof(status) && req.keep_running)
+		return status_to_code(status);
+	if (n == sizeof(status)) {
+		while (waitpid(init, NULL, 0) < 0 && errno == EINTR)
+			;
+		return status_to_code(status);
+	}
+	/* init ended before the command did: report how. */
+	while (waitpid(init, &status, 0) < 0) {
+		if (errno != EINTR)
+			die_errno("cannot wait for the agent");
+	}
+	return status_to_code(status);
+}
+
+#endif /* SU_AS_AGENT_NO_MAIN */
