@@ -1,2 +1,303 @@
-/* agent.c: placeholder, filled in by its own change. */
+/* agent.c: users, groups and the entrypoint's verification, shared by commands. */
+#include "agent.h"
+#include "config.h"
+#include "hash.h"
+#include "au-config.h"
 #include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <pwd.h>
+#include <string.h>
+#include <sys/stat.h>
+
+void human_load(struct human *h)
+{
+	struct passwd *pw;
+	char real[PATH_MAX];
+
+	memset(h, 0, sizeof(*h));
+	h->uid = getuid();
+	h->gid = getgid();
+	pw = getpwuid(h->uid);
+	if (!pw)
+		die("you (uid %u) have no passwd entry", (unsigned)h->uid);
+	h->name = xstrdup(pw->pw_name);
+	h->home = xstrdup(pw->pw_dir);
+	h->home_real = xstrdup(realpath(h->home, real) ? real : h->home);
+}
+
+void human_release(struct human *h)
+{
+	free(h->name);
+	free(h->home);
+	free(h->home_real);
+	memset(h, 0, sizeof(*h));
+}
+
+void agent_user_load(struct agent_user *u, const char *name, const char *group)
+{
+	struct passwd *pw = getpwnam(name);
+	struct group *gr = getgrnam(group);
+
+	memset(u, 0, sizeof(*u));
+	u->user_exists = pw != NULL;
+	if (pw) {
+		u->uid = pw->pw_uid;
+		u->home = xstrdup(pw->pw_dir);
+		u->shell = xstrdup(pw->pw_shell);
+	} else {
+		u->home = xasprintf("/home/%s", name);
+		u->shell = xstrdup("/bin/bash");
+	}
+	u->group_exists = gr != NULL;
+	if (gr)
+		u->gid = gr->gr_gid;
+}
+
+void agent_user_release(struct agent_user *u)
+{
+	free(u->home);
+	free(u->shell);
+	memset(u, 0, sizeof(*u));
+}
+
+struct agent *agent_select(struct config *cfg, const char *name)
+{
+	struct agent *a;
+
+	if (!name)
+		name = DEFAULT_AGENT;
+	a = config_find_agent(cfg, name);
+	if (!a) {
+		autofree char *shown = escape_display(name);
+		if (cfg->nr_agents)
+			error("no agent named '%s' in '%s'", shown, cfg->path);
+		else
+			error("no agents configured in '%s'", cfg->path);
+		hint("'au list' shows the agents; 'au new -a %s' creates one", shown);
+		exit(EXIT_FAIL);
+	}
+	return a;
+}
+
+bool valid_agent_name(const char *name)
+{
+	size_t len = strlen(name);
+
+	if (len < 1 || len > 31)
+		return false;
+	if (!((name[0] >= 'a' && name[0] <= 'z') || name[0] == '_'))
+		return false;
+	for (size_t i = 1; i < len; i++) {
+		char c = name[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-'))
+			return false;
+	}
+	return true;
+}
+
+bool human_in_group_db(const struct human *h, const char *group)
+{
+	struct group *gr = getgrnam(group);
+
+	if (!gr)
+		return false;
+	if (gr->gr_gid == h->gid)
+		return true;
+	for (char **m = gr->gr_mem; *m; m++) {
+		if (!strcmp(*m, h->name))
+			return true;
+	}
+	return false;
+}
+
+bool process_has_gid(gid_t gid)
+{
+	gid_t groups[NGROUPS_MAX];
+	int n;
+
+	if (getegid() == gid)
+		return true;
+	n = getgroups(NGROUPS_MAX, groups);
+	for (int i = 0; i < n; i++) {
+		if (groups[i] == gid)
+			return true;
+	}
+	return false;
+}
+
+char *entrypoint_install_path(const char *name)
+{
+	return xasprintf("%s/%s/su_as_agent", AU_LIBEXECDIR, name);
+}
+
+/*
+ * Walks from "/" with O_PATH|O_NOFOLLOW, one component at a time, checking
+ * each directory. Returns the fd of dir, or -1.
+ */
+static int open_safe_dir(const char *dir, struct strbuf *why)
+{
+	autofree char *copy = xstrdup(dir);
+	char *save = NULL;
+	int fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	struct strbuf sofar = STRBUF_INIT;
+	struct stat st;
+
+	if (dir[0] != '/') {
+		strbuf_addf(why, "'%s' is not an absolute path", dir);
+		goto fail;
+	}
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		strbuf_addf(why, "cannot open '/': %s", strerror(errno));
+		goto fail;
+	}
+	strbuf_addch(&sofar, '/');
+	for (char *comp = strtok_r(copy, "/", &save);; comp = strtok_r(NULL, "/", &save)) {
+		int next;
+
+		if (st.st_uid != 0 || (st.st_mode & (S_IWGRP | S_IWOTH))) {
+			strbuf_addf(why, "'%s' is %s (owner uid %u, mode %04o): it must be owned by root "
+				    "and not writable by group or others", sofar.buf,
+				    st.st_uid != 0 ? "not owned by root" : "writable by others",
+				    (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777));
+			goto fail;
+		}
+		if (!comp)
+			break;
+		if (!strcmp(comp, "..") || !strcmp(comp, ".")) {
+			strbuf_addf(why, "'%s' is not a normal path", dir);
+			goto fail;
+		}
+		next = openat(fd, comp, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		if (sofar.len > 1)
+			strbuf_addch(&sofar, '/');
+		strbuf_addstr(&sofar, comp);
+		if (next < 0) {
+			strbuf_addf(why, "cannot open '%s': %s", sofar.buf, strerror(errno));
+			goto fail;
+		}
+		close(fd);
+		fd = next;
+		if (fstat(fd, &st) < 0 || !S_ISDIR(st.st_mode)) {
+			strbuf_addf(why, "'%s' is %s", sofar.buf,
+				    S_ISLNK(st.st_mode) ? "a symlink" : "not a directory");
+			goto fail;
+		}
+	}
+	strbuf_release(&sofar);
+	return fd;
+fail:
+	strbuf_release(&sofar);
+	if (fd >= 0)
+		close(fd);
+	return -1;
+}
+
+bool safe_dir_chain(const char *dir, struct strbuf *why)
+{
+	int fd = open_safe_dir(dir, why);
+
+	if (fd < 0)
+		return false;
+	close(fd);
+	return true;
+}
+
+int entrypoint_open_verified(const struct agent *a, gid_t gid, struct strbuf *why, bool *unreadable)
+{
+	autofree char *dir = xstrdup(a->entrypoint);
+	char *slash = strrchr(dir, '/');
+	autoclose int dir_fd = -1;
+	autoclose int fd = -1;
+	char actual[SHA256_HEX_LEN + 1];
+	struct stat st;
+
+	*unreadable = false;
+	if (!slash || slash == dir || !slash[1]) {
+		strbuf_addf(why, "entrypoint path '%s' is not an absolute file path", a->entrypoint);
+		return -1;
+	}
+	*slash = '\0';
+	dir_fd = open_safe_dir(dir, why);
+	if (dir_fd < 0)
+		return -1;
+	fd = openat(dir_fd, slash + 1, O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno == EACCES && !process_has_gid(gid)) {
+			*unreadable = true;
+			strbuf_addf(why, "cannot read '%s': this session is not in group '%s' yet",
+				    a->entrypoint, a->group);
+		} else {
+			strbuf_addf(why, "cannot open '%s': %s", a->entrypoint, strerror(errno));
+		}
+		return -1;
+	}
+	if (fstat(fd, &st) < 0) {
+		strbuf_addf(why, "cannot stat '%s': %s", a->entrypoint, strerror(errno));
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		strbuf_addf(why, "'%s' is not a regular file", a->entrypoint);
+		return -1;
+	}
+	if (st.st_uid != 0) {
+		strbuf_addf(why, "'%s' is owned by uid %u, expected root (uid 0)", a->entrypoint,
+			    (unsigned)st.st_uid);
+		return -1;
+	}
+	if (st.st_gid != gid) {
+		strbuf_addf(why, "'%s' has group gid %u, expected '%s' (gid %u)", a->entrypoint,
+			    (unsigned)st.st_gid, a->group, (unsigned)gid);
+		return -1;
+	}
+	if ((st.st_mode & 07777) != 04750) {
+		strbuf_addf(why, "'%s' has mode %04o, expected 4750", a->entrypoint,
+			    (unsigned)(st.st_mode & 07777));
+		return -1;
+	}
+	if (sha256_fd(fd, actual) < 0) {
+		strbuf_addf(why, "cannot read '%s': %s", a->entrypoint, strerror(errno));
+		return -1;
+	}
+	if (strcmp(actual, a->entrypoint_sha256) != 0) {
+		strbuf_addf(why, "'%s' has SHA-256 %s, expected %s", a->entrypoint, actual,
+			    a->entrypoint_sha256);
+		return -1;
+	}
+	return steal_fd(&fd);
+}
+
+void startup_warnings(const struct config *cfg)
+{
+	struct human h;
+	struct stat st;
+	autofree char *missing = NULL;
+	struct strbuf groups = STRBUF_INIT;
+
+	human_load(&h);
+	if (!cfg->disable_home_access_check && stat(h.home, &st) == 0 &&
+	    (st.st_mode & (S_IRWXO))) {
+		warn("your home '%s' is open to others (mode %04o): agents can read it",
+		     h.home, (unsigned)(st.st_mode & 07777));
+		hint("chmod 750 ~  (or set disable_home_access_check = true in '%s')", cfg->path);
+	}
+	for (size_t i = 0; i < cfg->nr_agents; i++) {
+		const struct agent *a = &cfg->agents[i];
+		struct group *gr = getgrnam(a->group);
+
+		if (!gr || !a->bootstrapped || process_has_gid(gr->gr_gid))
+			continue;
+		if (!human_in_group_db(&h, a->group))
+			continue; /* "au info" explains that case */
+		strbuf_addf(&groups, "%s%s", groups.len ? ", " : "", a->group);
+	}
+	if (groups.len) {
+		warn("this session is not in the agent groups yet: %s", groups.buf);
+		hint("log in again, or run 'su - %s', to get them", h.name);
+	}
+	strbuf_release(&groups);
+	human_release(&h);
+}

@@ -56,8 +56,9 @@ int main(int argc, char **argv)
 	int c;
 
 	setlocale(LC_CTYPE, "");
+	opterr = 0; /* our own one-line messages, see die_bad_option() */
 	/* "+": stop at the command name, so that its own options are its own. */
-	while ((c = getopt_long(argc, argv, "+C:h", options, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+:C:h", options, NULL)) != -1) {
 		switch (c) {
 		case 'C':
 			if (!*optarg)
@@ -71,8 +72,7 @@ int main(int argc, char **argv)
 			printf("au %s\n", AU_VERSION);
 			return EXIT_OK;
 		default:
-			fputs("Try 'au --help'.\n", stderr);
-			return EXIT_USAGE;
+			die_bad_option(c, argv, NULL);
 		}
 	}
 	if (optind >= argc)

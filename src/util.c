@@ -380,3 +380,18 @@ bool ask_yes_no(const char *question)
 		return false;
 	return line[0] == 'y' || line[0] == 'Y';
 }
+
+void die_bad_option(int c, char **argv, const char *cmd)
+{
+	extern int optind, optopt;
+	const char *arg = optind > 0 ? argv[optind - 1] : "";
+	const char *sep = cmd ? ": " : "";
+
+	if (!cmd)
+		cmd = "";
+	if (c == ':')
+		die_usage("%s%soption '%s' needs an argument", cmd, sep, arg);
+	if (optopt)
+		die_usage("%s%sunknown option '-%c'", cmd, sep, optopt);
+	die_usage("%s%sunknown option '%s'", cmd, sep, arg);
+}

@@ -137,3 +137,9 @@ int write_all(int fd, const void *buf, size_t len);
 bool ask_yes_no(const char *question);
 /* True when stdin is a terminal that a question can be asked on. */
 bool can_ask(void);
+
+/*
+ * For a getopt_long loop whose optstring starts with ':': turns its '?' or
+ * ':' into a one-line usage error ("au list: unknown option '--bogus'").
+ */
+void die_bad_option(int c, char **argv, const char *cmd) AU_NORETURN;
