@@ -889,7 +889,7 @@ int main(int argc, char **argv, char **envp)
 	close(status_pipe[1]);
 	if (setresuid(CALLER_UID, CALLER_UID, CALLER_UID) < 0)
 		die_errno("cannot return to the caller's uid");
-	if (setuid(0) != -1)
+	if (CALLER_UID != 0 && setuid(0) != -1)
 		die("root can be regained on the outer side");
 
 	ctl_write_fd = ctl[1];

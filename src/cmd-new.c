@@ -1,8 +1,377 @@
-/* cmd-new.c: au new */
+/* cmd-new.c: au new: the agent's user, group, shared home and entrypoint. */
+#include "acl.h"
+#include "agent.h"
+#include "au-config.h"
 #include "au.h"
+#include "config.h"
+#include "entrypoint-hash.h"
+#include "hash.h"
+#include "sys.h"
 #include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <grp.h>
+#include <limits.h>
+#include <pwd.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static const char new_usage[] =
+	"Usage: au new [-a NAME] [-y]\n"
+	"\n"
+	"Create an agent: a UNIX user NAME with the group su-as-NAME (which you join),\n"
+	"a home /home/NAME that you can both edit, and a small setuid entrypoint,\n"
+	"compiled for this agent and you alone, that 'au run' goes through.\n"
+	"Every system command is printed before it runs.\n"
+	"\n"
+	"  -a, --agent NAME  the agent's user name (default: agent)\n"
+	"  -y, --yes         do not ask for confirmation\n"
+	"  -h, --help        show this help\n";
+
+struct new_state {
+	const char *name;
+	char *group;
+	char *home;
+	char *shell;
+	char *tmpdir;
+	char *entrypoint;
+	struct human human;
+};
+
+__attribute__((noreturn))
+static void step_failed(const struct new_state *s, const char *step, const char *detail)
+{
+	error("creating agent '%s' failed at step '%s'%s%s", s->name, step, detail ? ": " : "",
+	      detail ? detail : "");
+	hint("'au delete -a %s' cleans up what was made", s->name);
+	exit(EXIT_FAIL);
+}
+
+static void step(const struct new_state *s, const char *name, const char *const *argv, unsigned flags)
+{
+	int rc = run_command(argv, flags);
+
+	if (rc != 0) {
+		autofree char *detail = xasprintf("exit status %d", rc);
+		step_failed(s, name, detail);
+	}
+}
+
+/* Text that goes into a C string literal through -D must not end the literal. */
+static bool safe_for_literal(const char *s)
+{
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\' || (unsigned char)*s < 0x20 || *s == 0x7f)
+			return false;
+	}
+	return true;
+}
+
+static void check_prerequisites(struct new_state *s)
+{
+	autofree char *cc = find_in_path("cc");
+	autofree char *setfacl = find_in_path("setfacl");
+	autofree char *bash = find_in_path("bash");
+	autoclose int home_fd = open("/home", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	autostrbuf struct strbuf why = STRBUF_INIT;
+	autofree char *parent = xstrdup(AU_LIBEXECDIR);
+	struct stat st;
+
+	if (home_fd < 0)
+		die_errno("cannot open '/home'");
+	if (!acl_supported(home_fd)) {
+		error("the file system of '/home' does not support POSIX ACLs, which the shared home needs");
+		hint("mount it with ACL support (ext4, xfs, btrfs and tmpfs have it)");
+		exit(EXIT_FAIL);
+	}
+	if (!cc) {
+		error("no C compiler found ('cc'): au compiles each agent's entrypoint");
+		hint("install it: sudo apt-get install gcc libc6-dev");
+		exit(EXIT_FAIL);
+	}
+	if (!setfacl) {
+		error("'setfacl' not found: the shared home needs it");
+		hint("install it: sudo apt-get install acl");
+		exit(EXIT_FAIL);
+	}
+	if (!running_as_root()) {
+		autofree char *sudo = find_in_path("sudo");
+		if (!sudo) {
+			error("'sudo' not found: creating a user needs root");
+			hint("install it as root: apt-get install sudo");
+			exit(EXIT_FAIL);
+		}
+	}
+	s->shell = bash ? steal_pointer(&bash) : xstrdup("/bin/sh");
+	/* The entrypoint goes below AU_LIBEXECDIR: what exists of it must be safe already. */
+	while (stat(parent, &st) < 0) {
+		char *slash = strrchr(parent, '/');
+		if (!slash || slash == parent)
+			break;
+		*slash = '\0';
+	}
+	if (!safe_dir_chain(parent, &why)) {
+		error("cannot install the entrypoint below '%s': %s", AU_LIBEXECDIR, why.buf);
+		exit(EXIT_FAIL);
+	}
+	if (!safe_for_literal(s->human.home_real) || !safe_for_literal(s->shell))
+		die("your home '%s' or the shell '%s' has characters au cannot compile in",
+		    s->human.home_real, s->shell);
+}
+
+/* Reads the installed entrypoint source once, and checks it is the one au was built with. */
+static void load_entrypoint_source(struct strbuf *src)
+{
+	autoclose int fd = open(AU_ENTRYPOINT_SOURCE, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	char hex[SHA256_HEX_LEN + 1];
+
+	if (fd < 0)
+		die_errno("cannot read the entrypoint source '%s'", AU_ENTRYPOINT_SOURCE);
+	if (read_fd_all(fd, 1 << 20, src) < 0)
+		die_errno("cannot read '%s'", AU_ENTRYPOINT_SOURCE);
+	sha256_buf(src->buf, src->len, hex);
+	if (strcmp(hex, AU_ENTRYPOINT_SOURCE_SHA256) != 0) {
+		error("'%s' is not the entrypoint source this au was built with (SHA-256 %s, expected %s)",
+		      AU_ENTRYPOINT_SOURCE, hex, AU_ENTRYPOINT_SOURCE_SHA256);
+		hint("reinstall au: make && sudo make install");
+		exit(EXIT_FAIL);
+	}
+}
+
+static void write_file(const char *path, const char *text, mode_t mode)
+{
+	autoclose int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+
+	if (fd < 0 || write_all(fd, text, strlen(text)) < 0)
+		die_errno("cannot write '%s'", path);
+}
+
+static void install_home_files(struct new_state *s)
+{
+	autofree char *readme = xasprintf("%s/README.md", s->tmpdir);
+	autofree char *gitconfig = xasprintf("%s/gitconfig", s->tmpdir);
+	autofree char *readme_dst = xasprintf("%s/README.md", s->home);
+	autofree char *gitconfig_dst = xasprintf("%s/.gitconfig", s->home);
+	autofree char *readme_text = NULL;
+	autofree char *gitconfig_text = NULL;
+	char host[256] = "localhost";
+
+	gethostname(host, sizeof(host) - 1);
+	readme_text = xasprintf(
+		"# %s: an agent of %s\n"
+		"\n"
+		"This is the home of `%s`, a UNIX user made by au (agent-as-unix-user) so that\n"
+		"AI coding agents run as it, in a box of their own, and not as %s:\n"
+		"\n"
+		"    au run -a %s -- claude\n"
+		"\n"
+		"%s shares folders with it with `au mount add -a %s [--rw] FOLDER`; see `au info -a %s`.\n"
+		"To remove this agent, its group, its entrypoint and this home:\n"
+		"\n"
+		"    au delete -a %s --delete-home\n",
+		s->name, s->human.name, s->name, s->human.name, s->name, s->human.name, s->name,
+		s->name, s->name);
+	/* Commits by the agent say whose agent made them; the human can change it. */
+	gitconfig_text = xasprintf("[user]\n\tname = %s (agent of %s)\n\temail = %s@%s\n",
+				   s->name, s->human.name, s->name, host);
+	write_file(readme, readme_text, 0644);
+	write_file(gitconfig, gitconfig_text, 0644);
+	/*
+	 * Root writes into the agent's home only here, right after useradd
+	 * made it: no process of the agent's exists yet to race us.
+	 */
+	step(s, "README", (const char *const[]){ "install", "-o", s->name, "-g", s->group, "-m", "0644",
+						readme, readme_dst, NULL }, RUN_SUDO);
+	step(s, "git identity", (const char *const[]){ "install", "-o", s->name, "-g", s->group, "-m",
+						      "0644", gitconfig, gitconfig_dst, NULL }, RUN_SUDO);
+}
+
+static void compile_entrypoint(struct new_state *s, const struct strbuf *source, char hex[SHA256_HEX_LEN + 1])
+{
+	autofree char *src = xasprintf("%s/su_as_agent.c", s->tmpdir);
+	autofree char *bin = xasprintf("%s/su_as_agent", s->tmpdir);
+	struct passwd *pw = getpwnam(s->name);
+	struct group *gr = getgrnam(s->group);
+	autostrvec struct strvec argv = STRVEC_INIT;
+	autoclose int fd = -1;
+	char home_real[PATH_MAX];
+
+	if (!pw || !gr)
+		step_failed(s, "compile", "the new user or group cannot be found");
+	if (!realpath(s->home, home_real) || !safe_for_literal(home_real))
+		step_failed(s, "compile", "the agent's home cannot be resolved");
+	write_file(src, source->buf, 0600);
+
+	strvec_pushv(&argv, (const char *const[]){
+		"cc", "-std=gnu11", "-O2", "-static-pie", "-s",
+		"-Wall", "-Wextra", "-Werror",
+		"-fstack-protector-strong", "-fstack-clash-protection", "-fcf-protection",
+		"-D_FORTIFY_SOURCE=3", "-Wl,-z,relro,-z,now,-z,noexecstack", NULL });
+	strvec_pushf(&argv, "-DTARGET_UID=%u", (unsigned)pw->pw_uid);
+	strvec_pushf(&argv, "-DTARGET_GID=%u", (unsigned)gr->gr_gid);
+	strvec_pushf(&argv, "-DCALLER_UID=%u", (unsigned)s->human.uid);
+	strvec_pushf(&argv, "-DAGENT_NAME=\"%s\"", s->name);
+	strvec_pushf(&argv, "-DAGENT_HOME=\"%s\"", home_real);
+	strvec_pushf(&argv, "-DAGENT_SHELL=\"%s\"", s->shell);
+	strvec_pushf(&argv, "-DCALLER_HOME=\"%s\"", s->human.home_real);
+	strvec_push(&argv, "-o");
+	strvec_push(&argv, bin);
+	strvec_push(&argv, src);
+	step(s, "compile", strvec_argv(&argv), 0);
+
+	fd = open(bin, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 || sha256_fd(fd, hex) < 0)
+		die_errno("cannot read '%s'", bin);
+}
+
+static void remove_tmpdir(struct new_state *s)
+{
+	static const char *const names[] = { "README.md", "gitconfig", "su_as_agent.c", "su_as_agent" };
+	autoclose int dfd = open(s->tmpdir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+	if (dfd < 0)
+		return;
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++)
+		unlinkat(dfd, names[i], 0);
+	rmdir(s->tmpdir);
+}
 
 int cmd_new(int argc, char **argv, struct au_ctx *ctx)
 {
-	die("'au new' is not implemented yet");
+	static const struct option options[] = {
+		{ "agent", required_argument, NULL, 'a' },
+		{ "yes", no_argument, NULL, 'y' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct new_state s = { .name = DEFAULT_AGENT };
+	autostrbuf struct strbuf source = STRBUF_INIT;
+	autofree char *question = NULL;
+	autofree char *install_dir = NULL;
+	autostrbuf struct strbuf why = STRBUF_INIT;
+	char template[PATH_MAX];
+	char hex[SHA256_HEX_LEN + 1];
+	const char *tmp = getenv("TMPDIR");
+	struct config cfg;
+	struct agent *a;
+	struct stat st;
+	bool yes = false;
+	int c;
+
+	while ((c = getopt_long(argc, argv, ":a:yh", options, NULL)) != -1) {
+		switch (c) {
+		case 'a':
+			s.name = optarg;
+			break;
+		case 'y':
+			yes = true;
+			break;
+		case 'h':
+			fputs(new_usage, stdout);
+			return EXIT_OK;
+		default:
+			die_bad_option(c, argv, "new");
+		}
+	}
+	if (optind < argc)
+		die_usage("new: unexpected argument '%s'", argv[optind]);
+	if (!valid_agent_name(s.name)) {
+		autofree char *shown = escape_display(s.name);
+		die_usage("new: invalid agent name '%s': use a portable user name "
+			  "(a lowercase letter or _, then up to 30 of a-z, 0-9, _ and -)", shown);
+	}
+	s.group = xasprintf("su-as-%s", s.name);
+	s.home = xasprintf("/home/%s", s.name);
+	s.entrypoint = entrypoint_install_path(s.name);
+	human_load(&s.human);
+
+	config_lock(ctx->config_path, true);
+	config_load(&cfg, ctx->config_path);
+	startup_warnings(&cfg);
+	if (config_find_agent(&cfg, s.name))
+		die("agent '%s' is already in '%s'", s.name, cfg.path);
+	if (getpwnam(s.name))
+		die("a user named '%s' already exists", s.name);
+	if (getgrnam(s.group))
+		die("a group named '%s' already exists", s.group);
+	if (lstat(s.home, &st) == 0) {
+		error("'%s' already exists (left by an earlier agent?)", s.home);
+		hint("remove it, or pick another name with -a");
+		return EXIT_FAIL;
+	}
+	check_prerequisites(&s);
+	load_entrypoint_source(&source);
+
+	question = xasprintf("Create agent %s in %s and configure group '%s'?", s.name, s.home, s.group);
+	if (!yes) {
+		if (!can_ask()) {
+			error("no terminal to confirm on");
+			hint("pass --yes to create agent '%s'", s.name);
+			return EXIT_FAIL;
+		}
+		if (!ask_yes_no(question)) {
+			puts("Nothing done.");
+			return EXIT_FAIL;
+		}
+	}
+
+	/* Recorded before any change, so that a crash leaves something 'au delete' can clean. */
+	a = config_add_agent(&cfg, s.name);
+	free(a->entrypoint);
+	a->entrypoint = xstrdup(s.entrypoint);
+	config_save(&cfg);
+
+	snprintf(template, sizeof(template), "%s/au-new-XXXXXX", tmp && tmp[0] == '/' ? tmp : "/tmp");
+	if (!mkdtemp(template))
+		die_errno("cannot create a temporary folder in '%s'", tmp ? tmp : "/tmp");
+	s.tmpdir = xstrdup(template);
+
+	step(&s, "groupadd", (const char *const[]){ "groupadd", s.group, NULL }, RUN_SUDO);
+	step(&s, "useradd", (const char *const[]){ "useradd", "--shell", s.shell, "--no-user-group",
+						   "--create-home", "--home-dir", s.home, "--gid", s.group,
+						   s.name, NULL }, RUN_SUDO);
+	step(&s, "usermod", (const char *const[]){ "usermod", "--append", "--groups", s.group,
+						   s.human.name, NULL }, RUN_SUDO);
+	step(&s, "chgrp", (const char *const[]){ "chgrp", s.group, s.home, NULL }, RUN_SUDO);
+	step(&s, "chmod", (const char *const[]){ "chmod", "2770", s.home, NULL }, RUN_SUDO);
+	{
+		autofree char *entry = xasprintf("default:group:%s:rwx", s.group);
+		step(&s, "setfacl", (const char *const[]){ "setfacl", "--modify", entry, s.home, NULL },
+		     RUN_SUDO);
+	}
+	install_home_files(&s);
+
+	compile_entrypoint(&s, &source, hex);
+	install_dir = xasprintf("%s/%s", AU_LIBEXECDIR, s.name);
+	step(&s, "install", (const char *const[]){ "install", "-d", "-o", "root", "-g", "root", "-m", "0755",
+						   install_dir, NULL }, RUN_SUDO);
+	if (!safe_dir_chain(install_dir, &why))
+		step_failed(&s, "install", why.buf);
+	{
+		autofree char *bin = xasprintf("%s/su_as_agent", s.tmpdir);
+		step(&s, "install", (const char *const[]){ "install", "-o", "root", "-g", s.group, "-m", "4750",
+							   bin, s.entrypoint, NULL }, RUN_SUDO);
+	}
+	remove_tmpdir(&s);
+
+	a = config_find_agent(&cfg, s.name);
+	free(a->entrypoint_sha256);
+	a->entrypoint_sha256 = xstrdup(hex);
+	a->bootstrapped = true;
+	config_save(&cfg);
+
+	printf("Created agent %s\n", s.name);
+	if (!process_has_gid(getgrnam(s.group) ? getgrnam(s.group)->gr_gid : (gid_t)-1))
+		hint("log in again (or run 'su - %s') so that your session joins group '%s'; "
+		     "'au run' works meanwhile", s.human.name, s.group);
+	config_release(&cfg);
+	human_release(&s.human);
+	free(s.group);
+	free(s.home);
+	free(s.shell);
+	free(s.tmpdir);
+	free(s.entrypoint);
+	return EXIT_OK;
 }
