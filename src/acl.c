@@ -41,6 +41,7 @@
 #define XACL_MAX_SIZE 65536 /* XATTR_SIZE_MAX */
 #define XACL_MAX_ENTRIES ((XACL_MAX_SIZE - XACL_HEADER_SIZE) / XACL_ENTRY_SIZE)
 #define XACL_UNDEFINED_ID 0xffffffffu
+#define XACL_SMALL_SIZE (XACL_HEADER_SIZE + 32 * XACL_ENTRY_SIZE)
 
 /* Tags in the order the kernel requires them (then by id within a tag). */
 enum {
@@ -170,6 +171,13 @@ static void xacl_base_of(struct xacl *out, const struct xacl *access)
 		if (tag == TAG_USER_OBJ || tag == TAG_GROUP_OBJ || tag == TAG_OTHER)
 			out->e[out->nr++] = access->e[i];
 	}
+}
+
+/* Copies only the used entries: a struct copy would move 64 KiB per file. */
+static void xacl_copy(struct xacl *dst, const struct xacl *src)
+{
+	dst->nr = src->nr;
+	memcpy(dst->e, src->e, src->nr * sizeof(src->e[0]));
 }
 
 static bool xacl_equal(const struct xacl *a, const struct xacl *b)
@@ -373,8 +381,15 @@ static void report(struct walk *w, const char *name, const char *what, int errnu
 static int read_acl(struct walk *w, const struct node *n, const char *xname, mode_t mode,
 		    struct xacl *acl)
 {
-	ssize_t size = node_getxattr(n, xname, w->xbuf, sizeof(w->xbuf));
+	/*
+	 * The kernel zeroes a buffer of the size we offer (do_getxattr()):
+	 * offering 64 KiB every time cost more than the rest of the walk. Most
+	 * ACLs fit in a few entries; ERANGE means offer it all.
+	 */
+	ssize_t size = node_getxattr(n, xname, w->xbuf, XACL_SMALL_SIZE);
 
+	if (size < 0 && errno == ERANGE)
+		size = node_getxattr(n, xname, w->xbuf, sizeof(w->xbuf));
 	if (size < 0) {
 		if (errno != ENODATA)
 			return errno;
@@ -424,7 +439,7 @@ static int grant_node(struct walk *w, const struct node *n, const struct stat *s
 	err = read_acl(w, n, XATTR_ACCESS, st->st_mode, &w->cur);
 	if (err)
 		return err;
-	w->want = w->cur;
+	xacl_copy(&w->want, &w->cur);
 	*what = "set the ACL of";
 	if (!xacl_set_group(&w->want, w->gid, PERM_RWX))
 		return ENOSPC;
@@ -443,7 +458,7 @@ static int grant_node(struct walk *w, const struct node *n, const struct stat *s
 	if (err)
 		return err;
 	if (w->dcur.nr)
-		w->dwant = w->dcur;
+		xacl_copy(&w->dwant, &w->dcur);
 	else
 		xacl_base_of(&w->dwant, &w->cur);
 	*what = "set the default ACL of";
