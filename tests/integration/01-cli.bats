@@ -49,6 +49,7 @@ assert_usage_error() {
 
 	for opt in --help -h; do
 		run --separate-stderr as_human au "$opt"
+		echo "au $opt: status $status, stderr: $stderr"
 		assert_success
 		assert_line --index 0 --regexp '^Usage: au( |$)'
 		for cmd in "${commands[@]}"; do
@@ -63,6 +64,8 @@ assert_usage_error() {
 	for cmd in "${commands[@]}"; do
 		for opt in -h --help; do
 			run --separate-stderr as_human au "$cmd" "$opt"
+			# Shown by bats if an assertion fails: which command it was.
+			echo "au $cmd $opt: status $status, stderr: $stderr"
 			assert_success
 			assert_line --index 0 --regexp "^Usage: au $cmd( |\$)"
 		done
