@@ -27,6 +27,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
@@ -54,6 +55,16 @@ enum {
 };
 
 #define PERM_RWX 7
+
+/* getxattrat(2) came in Linux 6.13; glibc 2.36 knows neither it nor its struct. */
+#ifndef SYS_getxattrat
+#define SYS_getxattrat 464
+#endif
+struct xattr_args_v0 {
+	uint64_t value;
+	uint32_t size;
+	uint32_t flags;
+};
 
 /* Deeper than this is reported and skipped: each level holds an open fd. */
 #define MAX_DEPTH 4096
@@ -92,6 +103,9 @@ struct walk {
 	enum acl_walk_mode mode;
 	struct acl_walk_stats *stats;
 	struct strbuf path; /* display path of the directory being read */
+
+	bool prefilter;   /* try the one-syscall check on regular files */
+	bool no_getxattrat; /* the kernel has no getxattrat(2) */
 
 	bool progress;
 	bool progress_shown;
@@ -412,6 +426,16 @@ static int write_acl(struct walk *w, const struct node *n, const char *xname,
 	return node_setxattr(n, xname, w->xbuf, size) < 0 ? errno : 0;
 }
 
+/* want = cur with group:GID:rwx and the mask recomputed; false when full. */
+static bool grant_access(struct walk *w, const struct xacl *cur, struct xacl *want)
+{
+	xacl_copy(want, cur);
+	if (!xacl_set_group(want, w->gid, PERM_RWX))
+		return false;
+	xacl_fix_mask(want);
+	return true;
+}
+
 /*
  * Grants group:GID:rwx on n (and the default entry and setgid on a
  * directory). Sets *changed when anything had to be written. Returns 0 or an
@@ -439,11 +463,9 @@ static int grant_node(struct walk *w, const struct node *n, const struct stat *s
 	err = read_acl(w, n, XATTR_ACCESS, st->st_mode, &w->cur);
 	if (err)
 		return err;
-	xacl_copy(&w->want, &w->cur);
 	*what = "set the ACL of";
-	if (!xacl_set_group(&w->want, w->gid, PERM_RWX))
+	if (!grant_access(w, &w->cur, &w->want))
 		return ENOSPC;
-	xacl_fix_mask(&w->want);
 	if (!xacl_equal(&w->cur, &w->want)) {
 		err = write_acl(w, n, XATTR_ACCESS, &w->want);
 		if (err)
@@ -549,6 +571,39 @@ static void apply(struct walk *w, const struct node *n, const struct stat *st, c
 
 /* ---- the walk ---- */
 
+/*
+ * A re-run over a tree that is already as wanted should cost next to nothing,
+ * and opening every file is most of the cost. So for a regular file (going by
+ * d_type) we first read its access ACL by name, with getxattrat(dir_fd, name,
+ * AT_SYMLINK_NOFOLLOW): one syscall, relative to our own directory fd, never
+ * following a symlink, and read-only. When that ACL already is what we would
+ * write, there is nothing to do. Anything else goes the fd way, where the
+ * decision is made again on what the opened fd is: this read only ever saves
+ * work, it never decides a write. (A file that is already as wanted is
+ * counted as unchanged even when it is not the owner's.)
+ *
+ * On a tree that needs changes the check would be wasted, so it is only tried
+ * while the files before were already as wanted.
+ */
+static bool already_as_wanted(struct walk *w, int dir_fd, const char *name)
+{
+	struct xattr_args_v0 args = { .value = (uintptr_t)w->xbuf, .size = XACL_SMALL_SIZE };
+	long size = syscall(SYS_getxattrat, dir_fd, name, AT_SYMLINK_NOFOLLOW, XATTR_ACCESS,
+			    &args, sizeof(args));
+
+	if (size < 0) {
+		if (errno == ENOSYS)
+			w->no_getxattrat = true;
+		/* No ACL at all: nothing to take back, everything to grant. */
+		return errno == ENODATA && w->mode == ACL_WALK_REVOKE;
+	}
+	if (xacl_decode(&w->cur, w->xbuf, (size_t)size) < 0)
+		return false;
+	if (w->mode == ACL_WALK_REVOKE)
+		return !xacl_remove_group(&w->cur, w->gid);
+	return grant_access(w, &w->cur, &w->want) && xacl_equal(&w->cur, &w->want);
+}
+
 enum open_result { OPENED, GONE, FAILED };
 
 /*
@@ -608,12 +663,20 @@ static int visit(struct walk *w, int dir_fd, const char *name, unsigned char hin
 	autoclose int fd = -1;
 	struct node n;
 	struct stat st;
+	size_t unchanged;
 	int sub_fd;
 
 	progress_tick(w);
 	if (hint == DT_LNK) { /* never followed; no need to open it to know */
 		w->stats->skipped++;
 		return -1;
+	}
+	if (hint == DT_REG && w->prefilter && !w->no_getxattrat) {
+		if (already_as_wanted(w, dir_fd, name)) {
+			w->stats->unchanged++;
+			return -1;
+		}
+		w->prefilter = false;
 	}
 	switch (open_entry(w, dir_fd, name, hint, &n)) {
 	case GONE:
@@ -633,7 +696,10 @@ static int visit(struct walk *w, int dir_fd, const char *name, unsigned char hin
 		w->stats->skipped++;
 		return -1;
 	}
+	unchanged = w->stats->unchanged;
 	apply(w, &n, &st, name);
+	if (hint == DT_REG)
+		w->prefilter = w->stats->unchanged != unchanged;
 	if (!S_ISDIR(st.st_mode))
 		return -1;
 	if (!n.is_path)
@@ -742,6 +808,7 @@ int acl_walk(int dir_fd, const char *display_path, gid_t gid, uid_t owner_uid,
 	w->mode = mode;
 	w->stats = stats;
 	w->progress = progress && isatty(STDERR_FILENO);
+	w->prefilter = true;
 	strbuf_addstr(&w->path, display_path);
 
 	/* Every level of the tree holds an fd open. */
