@@ -68,6 +68,8 @@ struct xattr_args_v0 {
 
 /* Deeper than this is reported and skipped: each level holds an open fd. */
 #define MAX_DEPTH 4096
+#define STR_(x) #x
+#define STR(x) STR_(x)
 
 #define DIRENT_BUF_SIZE 16384
 #define PROGRESS_AFTER 2000
@@ -367,7 +369,10 @@ static void progress_tick(struct walk *w)
 	w->progress_shown = true;
 }
 
-/* Reports "cannot WHAT 'dir/name': error" and counts it. name may be NULL. */
+/*
+ * Reports "cannot WHAT 'dir/name': error" (no ": error" when errnum is 0) and
+ * counts it. name may be NULL: the directory itself.
+ */
 static void report(struct walk *w, const char *name, const char *what, int errnum)
 {
 	size_t len = w->path.len;
@@ -383,8 +388,12 @@ static void report(struct walk *w, const char *name, const char *what, int errnu
 	w->path.buf[len] = '\0';
 
 	progress_clear(w);
-	errno = errnum;
-	error_errno("cannot %s '%s'", what, shown);
+	if (errnum) {
+		errno = errnum;
+		error_errno("cannot %s '%s'", what, shown);
+	} else {
+		error("cannot %s '%s'", what, shown);
+	}
 	w->stats->errors++;
 }
 
@@ -784,7 +793,7 @@ static void walk_tree(struct walk *w, int root_fd)
 		if (sub_fd < 0)
 			continue;
 		if (nr >= MAX_DEPTH) {
-			report(w, d->d_name, "descend (too deep) into", ELOOP);
+			report(w, d->d_name, "descend more than " STR(MAX_DEPTH) " levels, into", 0);
 			close(sub_fd);
 			continue;
 		}
