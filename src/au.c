@@ -5,7 +5,7 @@
 #include "util.h"
 
 #include <getopt.h>
-#include <locale.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -55,7 +55,14 @@ int main(int argc, char **argv)
 	autofree char *default_path = NULL;
 	int c;
 
-	setlocale(LC_CTYPE, "");
+	/*
+	 * A closed standard fd would be reused by the next open (the pty master,
+	 * the config), which would then receive our messages or the agent's.
+	 */
+	for (int fd = 0; fd < 3; fd++) {
+		if (fcntl(fd, F_GETFD) < 0 && open("/dev/null", O_RDWR) != fd)
+			return EXIT_FAIL;
+	}
 	opterr = 0; /* our own one-line messages, see die_bad_option() */
 	/* "+": stop at the command name, so that its own options are its own. */
 	while ((c = getopt_long(argc, argv, "+:C:h", options, NULL)) != -1) {

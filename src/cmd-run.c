@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -251,6 +252,8 @@ int cmd_run(int argc, char **argv, struct au_ctx *ctx)
 	int lock_fd, ep_fd, cmd_index;
 	pid_t child;
 
+	/* An inherited SIG_IGN would let the kernel reap our child before we wait. */
+	signal(SIGCHLD, SIG_DFL);
 	parse_run_options(argc, argv, &o);
 	cmd_index = optind;
 
@@ -359,10 +362,12 @@ int cmd_run(int argc, char **argv, struct au_ctx *ctx)
 	}
 
 	if (pty_open(&pty) < 0)
-		die_errno("cannot open a pseudo-terminal");
+		return EXIT_FAIL; /* it said why */
 	child = fork();
-	if (child < 0)
+	if (child < 0) {
+		pty_release(&pty);
 		die_errno("cannot fork");
+	}
 	if (child == 0) {
 		pty_child_setup(&pty);
 		syscall(SYS_execveat, ep_fd, "", ep_argv.v, ep_env.v, AT_EMPTY_PATH);
