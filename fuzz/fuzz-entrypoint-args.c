@@ -1,0 +1,173 @@
+/*
+ * fuzz-entrypoint-args.c: libFuzzer harness for su_parse_args(), the only
+ * part of the setuid entrypoint that reads what its caller chose.
+ *
+ * The input is split on NUL bytes into argv[1..] (argv[0] is fixed; a final
+ * NUL ends the last argument rather than starting an empty one). When the
+ * parser accepts, what it hands to the privileged code must hold: every
+ * mount source below the caller's home, every target and protected path
+ * below the agent's home, all in normal form, a command to run, and every
+ * pointer one of the argv strings.
+ *
+ * tests/unit/test-entrypoint-args.c includes this file and drives the same
+ * harness with seeded inputs; it defines FUZZ_CHECK to fail a cmocka test.
+ */
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SU_AS_AGENT_NO_MAIN
+#ifndef TARGET_UID
+#define TARGET_UID 64000
+#define TARGET_GID 64000
+#define CALLER_UID 64001
+#define AGENT_NAME "agent"
+#define AGENT_HOME "/home/agent"
+#define AGENT_SHELL "/bin/bash"
+#define CALLER_HOME "/home/alice"
+#endif
+#include "../entrypoint/su_as_agent.c"
+
+/* Enough to go past every limit: 1025 -p take 2050 words. */
+#define FUZZ_MAX_ARGS 4096
+
+#ifndef FUZZ_CHECK
+#define FUZZ_CHECK(cond, ...)                                                  \
+	do {                                                                   \
+		if (!(cond)) {                                                 \
+			fprintf(stderr, "invariant broken: " __VA_ARGS__);     \
+			fprintf(stderr, "\n");                                 \
+			abort();                                               \
+		}                                                              \
+	} while (0)
+#endif
+
+/* p is one of argv[1..argc-1] itself, not a copy or a pointer inside one. */
+static bool fuzz_is_arg(int argc, char *const argv[], const char *p)
+{
+	for (int i = 1; i < argc; i++) {
+		if (argv[i] == p)
+			return true;
+	}
+	return false;
+}
+
+/* No empty, "." or ".." component, no trailing slash, absolute. */
+static bool fuzz_normal(const char *p)
+{
+	const char *c = p;
+
+	if (p[0] != '/' || strlen(p) >= PATH_MAX)
+		return false;
+	while (*c == '/') {
+		const char *end = strchr(c + 1, '/');
+		size_t n = end ? (size_t)(end - c - 1) : strlen(c + 1);
+
+		if (n == 0 || (n == 1 && c[1] == '.') || (n == 2 && c[1] == '.' && c[2] == '.'))
+			return false;
+		if (!end)
+			break;
+		c = end;
+	}
+	return true;
+}
+
+static bool fuzz_strictly_below(const char *p, const char *home)
+{
+	size_t n = strlen(home);
+
+	return !strncmp(p, home, n) && p[n] == '/' && p[n + 1] != '\0' && fuzz_normal(p);
+}
+
+static bool fuzz_env_name(const char *s)
+{
+	if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') || *s == '_'))
+		return false;
+	for (s++; *s; s++) {
+		if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') ||
+		      (*s >= '0' && *s <= '9') || *s == '_'))
+			return false;
+	}
+	return true;
+}
+
+/* What the privileged code relies on, for an accepted argv. */
+static void fuzz_check_request(int argc, char *const argv[], const struct su_request *req)
+{
+	FUZZ_CHECK(req->nr_mounts <= MAX_MOUNTS, "%zu mounts", req->nr_mounts);
+	FUZZ_CHECK(req->nr_env <= MAX_ENV, "%zu variables", req->nr_env);
+	FUZZ_CHECK(req->nr_protected <= MAX_PROTECTED, "%zu protected paths", req->nr_protected);
+	for (size_t i = 0; i < req->nr_mounts; i++) {
+		const struct su_mount *m = &req->mounts[i];
+
+		FUZZ_CHECK(fuzz_is_arg(argc, argv, m->source), "mount %zu source is not an argument", i);
+		FUZZ_CHECK(fuzz_is_arg(argc, argv, m->target), "mount %zu target is not an argument", i);
+		FUZZ_CHECK(!strncmp(m->source, CALLER_HOME "/", strlen(CALLER_HOME "/")),
+			   "mount source '%s' is not below " CALLER_HOME, m->source);
+		FUZZ_CHECK(!strncmp(m->target, AGENT_HOME "/", strlen(AGENT_HOME "/")),
+			   "mount target '%s' is not below " AGENT_HOME, m->target);
+		FUZZ_CHECK(fuzz_strictly_below(m->source, CALLER_HOME),
+			   "mount source '%s' is not a normal path strictly below " CALLER_HOME, m->source);
+		FUZZ_CHECK(fuzz_strictly_below(m->target, AGENT_HOME),
+			   "mount target '%s' is not a normal path strictly below " AGENT_HOME, m->target);
+	}
+	for (size_t i = 0; i < req->nr_protected; i++) {
+		const char *p = req->protected[i];
+
+		FUZZ_CHECK(fuzz_is_arg(argc, argv, p), "protected path %zu is not an argument", i);
+		FUZZ_CHECK(fuzz_strictly_below(p, AGENT_HOME),
+			   "protected path '%s' is not a normal path strictly below " AGENT_HOME, p);
+	}
+	for (size_t i = 0; i < req->nr_env; i++) {
+		FUZZ_CHECK(fuzz_is_arg(argc, argv, req->env_names[i]), "variable %zu is not an argument", i);
+		FUZZ_CHECK(fuzz_env_name(req->env_names[i]), "bad variable name '%s'", req->env_names[i]);
+	}
+	if (req->directory) {
+		FUZZ_CHECK(fuzz_is_arg(argc, argv, req->directory), "directory is not an argument");
+		FUZZ_CHECK(req->directory[0] == '/', "relative directory '%s'", req->directory);
+	}
+	FUZZ_CHECK(req->command != NULL, "no command");
+	FUZZ_CHECK(req->command > argv && req->command < argv + argc, "command outside argv");
+	FUZZ_CHECK(req->command[0] && req->command[0][0], "empty command");
+	FUZZ_CHECK(!strcmp(req->command[-1], "--"), "command not after '--'");
+	FUZZ_CHECK(!strcmp(argv[1], PROTOCOL), "accepted without the protocol word");
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static char *argv[FUZZ_MAX_ARGS + 2];
+	static struct su_request req;
+	const char *why = NULL;
+	char *buf;
+	int argc = 0, rc;
+
+	/* One NUL-terminated copy: the last argument needs its terminator. */
+	buf = malloc(size + 1);
+	if (!buf)
+		return 0;
+	memcpy(buf, data, size);
+	buf[size] = '\0';
+
+	argv[argc++] = (char *)"su_as_agent";
+	for (size_t off = 0; off < size && argc < FUZZ_MAX_ARGS + 1; ) {
+		size_t len = strlen(buf + off);
+
+		argv[argc++] = buf + off;
+		off += len + 1;
+	}
+	argv[argc] = NULL;
+
+	rc = su_parse_args(argc, argv, &req, &why);
+	FUZZ_CHECK(rc == 0 || rc == -1, "returned %d", rc);
+	if (rc == 0) {
+		FUZZ_CHECK(why == NULL, "success with a reason '%s'", why);
+		fuzz_check_request(argc, argv, &req);
+	} else {
+		FUZZ_CHECK(why != NULL && why[0], "refused without a reason");
+	}
+	free(buf);
+	return 0;
+}
