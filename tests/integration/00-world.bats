@@ -66,6 +66,7 @@ setup() {
 	useradd --create-home --gid su-as-teardown-probe teardown-probe
 	usermod --append --groups su-as-teardown-probe "$AU_HUMAN"
 	mkdir -p "$AU_PREFIX/libexec/agent-as-unix-user/teardown-probe"
+	mkdir /home/orphan-probe
 	chmod 0755 "$(human_home)"
 	write_config <<<"disable_home_access_check = true"
 
@@ -76,6 +77,8 @@ setup() {
 	run getent group su-as-teardown-probe
 	assert_failure
 	assert [ ! -e /home/teardown-probe ]
+	assert [ ! -e /home/orphan-probe ]
+	assert [ -d "$(human_home)" ]
 	assert [ ! -e "$AU_PREFIX/libexec/agent-as-unix-user/teardown-probe" ]
 	assert [ ! -e "$(human_config)" ]
 	run stat -c %a "$(human_home)"

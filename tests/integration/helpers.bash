@@ -79,9 +79,9 @@ write_config() {
 	chmod 0644 "$(human_config)"
 }
 
-# Undo what a test made: every user and group that the world did not start with (the
-# agents, with their processes, homes and installed entrypoints), and the human's home
-# as it was (config, shared folders, ACLs, mode).
+# Undo what a test made: every user, group and home that the world did not start with
+# (the agents, with their processes and installed entrypoints), and the human's home as
+# it was (config, shared folders, ACLs, mode).
 world_teardown() {
 	in_world || return 0
 	local name home
@@ -99,6 +99,13 @@ world_teardown() {
 		grep -qxF -- "$name" "$WORLD_STATE/groups" && continue
 		groupdel "$name" 2>/dev/null || true
 	done < <(getent group)
+	# Homes whose user is already gone (au delete keeps the home unless told).
+	for home in /home/*; do
+		[[ -e $home ]] || continue
+		grep -qxF -- "${home#/home/}" "$WORLD_STATE/homes" && continue
+		rm -rf --one-file-system -- "$home"
+	done
+	rm -rf --one-file-system -- "$AU_PREFIX/libexec/agent-as-unix-user"/*
 
 	rm -rf --one-file-system -- "$(human_home)"
 	tar -C /home -xpf "$WORLD_STATE/human-home.tar"
