@@ -303,3 +303,37 @@ stop_swapper() {
 	as_human sh -c 'cd project && git -c user.name=A -c user.email=a@x commit -q --allow-empty -m second' || true
 	assert [ ! -e /tmp/pwned-by-agent ]
 }
+
+# BUG: a protected path is made read-only only where it exists when au run starts. In a
+# repository without a hooks folder (git init --template= with an empty template, as some
+# clones and tools make them) the agent creates .git/hooks/pre-commit, and the human's next
+# git commit runs it as the human; au mount list still says .git/hooks is read-only.
+@test "the agent cannot add a hook to a repository that has no hooks folder" {
+	as_human sh -c 'cd project && git init -q --template= &&
+		git -c user.name=A -c user.email=a@x commit -q --allow-empty -m init'
+	assert [ ! -e "$home/project/.git/hooks" ]
+	as_human au mount add --rw project
+	run --separate-stderr as_human au mount list
+	assert_output --partial .git/hooks
+
+	as_human au run sh -c 'mkdir project/.git/hooks &&
+		printf "#!/bin/sh\ntouch /tmp/pwned-by-agent\n" >project/.git/hooks/pre-commit &&
+		chmod +x project/.git/hooks/pre-commit' || true
+	rm -f /tmp/pwned-by-agent
+
+	as_human sh -c 'cd project && git -c user.name=A -c user.email=a@x commit -q --allow-empty -m second' || true
+	assert [ ! -e /tmp/pwned-by-agent ]
+}
+
+# BUG: the same for editor settings: with no .vscode folder in the repository, the agent
+# creates .vscode/settings.json (which can name programs the editor runs as the human),
+# though au mount list says .vscode is read-only for the agent.
+@test "the agent cannot create .vscode settings in a repository that has none" {
+	as_human git init -q project
+	as_human au mount add --rw project
+
+	run --separate-stderr as_human au run sh -c \
+		'mkdir project/.vscode && echo "{}" >project/.vscode/settings.json'
+	assert_failure
+	assert [ ! -e "$home/project/.vscode/settings.json" ]
+}
