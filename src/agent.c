@@ -5,6 +5,7 @@
 #include "au-config.h"
 #include "util.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -127,6 +128,26 @@ bool process_has_gid(gid_t gid)
 			return true;
 	}
 	return false;
+}
+
+bool agent_has_processes(uid_t uid)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	bool found = false;
+
+	if (!d)
+		return false;
+	while (!found && (e = readdir(d))) {
+		struct stat st;
+
+		if (e->d_name[0] < '0' || e->d_name[0] > '9')
+			continue;
+		if (fstatat(dirfd(d), e->d_name, &st, 0) == 0 && st.st_uid == uid)
+			found = true;
+	}
+	closedir(d);
+	return found;
 }
 
 char *entrypoint_install_path(const char *name)

@@ -48,6 +48,9 @@ bool valid_agent_name(const char *name);
 bool human_in_group_db(const struct human *h, const char *group);
 bool process_has_gid(gid_t gid);
 
+/* Any process of uid still running (userdel refuses then, and a mount stays in its view)? */
+bool agent_has_processes(uid_t uid);
+
 /* Where au new installs the agent's entrypoint. Caller frees. */
 char *entrypoint_install_path(const char *name);
 

@@ -7,7 +7,6 @@
 #include "sys.h"
 #include "util.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -31,26 +30,6 @@ static const char delete_usage[] =
 static void skip(const char *what)
 {
 	printf("%s, skipping\n", what);
-}
-
-/* Any process of uid still running? (userdel refuses then.) */
-static bool has_processes(uid_t uid)
-{
-	DIR *d = opendir("/proc");
-	struct dirent *e;
-	bool found = false;
-
-	if (!d)
-		return false;
-	while (!found && (e = readdir(d))) {
-		struct stat st;
-		if (e->d_name[0] < '0' || e->d_name[0] > '9')
-			continue;
-		if (fstatat(dirfd(d), e->d_name, &st, 0) == 0 && st.st_uid == uid)
-			found = true;
-	}
-	closedir(d);
-	return found;
 }
 
 static int revoke_mounts(const struct agent *a, const struct agent_user *u)
@@ -99,7 +78,7 @@ int cmd_delete(int argc, char **argv, struct au_ctx *ctx)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *name = NULL;
-	bool yes = false, delete_home = false;
+	bool yes = false, delete_home = false, user_left = false;
 	int failed = 0, c;
 	struct config cfg;
 	struct agent *a;
@@ -156,15 +135,18 @@ int cmd_delete(int argc, char **argv, struct au_ctx *ctx)
 		}
 	}
 
+	/* Its processes first: a running agent could race the ACL walk below. */
+	if (u.user_exists && agent_has_processes(u.uid) &&
+	    run_command((const char *const[]){ "pkill", "--signal", "KILL", "--uid", a->user_name, NULL },
+			RUN_SUDO) > 1)
+		failed = 1;
 	failed |= revoke_mounts(a, &u);
 
 	if (u.user_exists) {
-		if (has_processes(u.uid) &&
-		    run_command((const char *const[]){ "pkill", "--signal", "KILL", "--uid", a->user_name, NULL },
-				RUN_SUDO) > 1)
+		if (run_command((const char *const[]){ "userdel", a->user_name, NULL }, RUN_SUDO) != 0) {
 			failed = 1;
-		if (run_command((const char *const[]){ "userdel", a->user_name, NULL }, RUN_SUDO) != 0)
-			failed = 1;
+			user_left = true;
+		}
 	} else {
 		autofree char *what = xasprintf("user '%s' does not exist", a->user_name);
 		skip(what);
@@ -211,6 +193,9 @@ int cmd_delete(int argc, char **argv, struct au_ctx *ctx)
 		if (lstat(home, &st) < 0) {
 			autofree char *what = xasprintf("home '%s' does not exist", home);
 			skip(what);
+		} else if (user_left) {
+			error("not removing '%s': user '%s' is still there", home, a->user_name);
+			failed = 1;
 		} else if (!u.user_exists) {
 			error("not removing '%s': user '%s' is gone, so its owner cannot be checked", home,
 			      a->user_name);

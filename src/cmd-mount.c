@@ -135,26 +135,37 @@ static void refuse_foreign_symlinks(const char *abs, uid_t uid)
 	}
 }
 
+/*
+ * Keeps safe.directory in the agent's global git config in step with its
+ * mounts, so that its git accepts the human's repositories. This runs as the
+ * agent, through its entrypoint (the agent's ~/.gitconfig is its own file,
+ * never written by the human by path), with the system's git by absolute
+ * path, and with no terminal: whatever the agent planted cannot talk to the
+ * human (a fake password prompt) while the human runs a mount command.
+ */
 static void sync_safe_directory(struct mount_ctx *m, const char *target, bool add)
 {
-	autofree char *git = find_in_path("git");
+	static const char *const system_gits[] = { "/usr/bin/git", "/bin/git", "/usr/local/bin/git" };
+	const char *git = NULL;
 	char self[PATH_MAX];
+	struct stat st;
 	ssize_t n;
 
+	for (size_t i = 0; i < ARRAY_SIZE(system_gits) && !git; i++) {
+		if (stat(system_gits[i], &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == 0 &&
+		    !(st.st_mode & (S_IWGRP | S_IWOTH)))
+			git = system_gits[i];
+	}
 	if (!git || !m->user.user_exists)
 		return;
 	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
 	if (n < 0)
 		return;
 	self[n] = '\0';
-	/*
-	 * As the agent, through its entrypoint: the agent's ~/.gitconfig is
-	 * its own file, and the human never writes it by path.
-	 */
 	{
-		const char *shown[] = { "au", "run", "-a", m->a->user_name, "--no-login", "--", "git", "config",
+		const char *shown[] = { "au", "run", "-a", m->a->user_name, "--no-login", "--", git, "config",
 					"--global", add ? "--add" : "--unset-all", "safe.directory", target, NULL };
-		const char *fixed[] = { "au", "run", "-a", m->a->user_name, "--no-login", "--", "git", "config",
+		const char *fixed[] = { "au", "run", "-a", m->a->user_name, "--no-login", "--", git, "config",
 					"--global", "--fixed-value", "--unset-all", "safe.directory", target, NULL };
 		const char *const *cmd = add ? shown : fixed;
 		autostrvec struct strvec argv = STRVEC_INIT;
@@ -165,7 +176,7 @@ static void sync_safe_directory(struct mount_ctx *m, const char *target, bool ad
 		strvec_push(&argv, "-C");
 		strvec_push(&argv, m->cfg.path);
 		strvec_pushv(&argv, cmd + 1);
-		rc = run_command(strvec_argv(&argv), RUN_QUIET);
+		rc = run_command(strvec_argv(&argv), RUN_QUIET | RUN_NULL_STDIO);
 		/* git config --unset-all exits 5 when there was nothing to unset. */
 		if (rc != 0 && !(rc == 5 && !add))
 			warn("could not update the agent's git safe.directory (exit status %d)", rc);
@@ -343,6 +354,12 @@ static int mount_remove(int argc, char **argv, struct mount_ctx *m)
 	config_save(&m->cfg);
 	printf("Removed %s %s access to %s (was mounted at %s)\n", m->a->user_name,
 	       read_only ? "read-only" : "read-write", source, target);
+	if (m->user.user_exists && agent_has_processes(m->user.uid)) {
+		/* A mount lives as long as the namespace of the processes that see it. */
+		warn("processes of agent '%s' are still running (au run --keep-running?): they keep "
+		     "the mount until they exit", m->a->user_name);
+		hint("stop them with: sudo pkill --uid %s", m->a->user_name);
+	}
 	close_agent(m);
 	sync_safe_directory(m, target, false);
 	return EXIT_OK;

@@ -144,11 +144,15 @@ static int spawn_and_wait(const char *const *argv, unsigned flags, struct strbuf
 	if (pid == 0) {
 		if (out)
 			dup2(pipefd[1], STDOUT_FILENO);
-		if (flags & (RUN_NO_STDOUT | RUN_NO_STDERR)) {
-			int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
-			if (null >= 0 && (flags & RUN_NO_STDOUT) && !out)
+		if (flags & (RUN_NO_STDIN | RUN_NO_STDOUT | RUN_NO_STDERR)) {
+			int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+			if (null < 0)
+				_exit(127);
+			if (flags & RUN_NO_STDIN)
+				dup2(null, STDIN_FILENO);
+			if ((flags & RUN_NO_STDOUT) && !out)
 				dup2(null, STDOUT_FILENO);
-			if (null >= 0 && (flags & RUN_NO_STDERR))
+			if (flags & RUN_NO_STDERR)
 				dup2(null, STDERR_FILENO);
 		}
 		execvp(full.v[0], full.v);

@@ -22,6 +22,9 @@ enum {
 	RUN_QUIET = 1 << 1,     /* do not print the command */
 	RUN_NO_STDOUT = 1 << 2, /* send the command's stdout to /dev/null */
 	RUN_NO_STDERR = 1 << 3, /* send the command's stderr to /dev/null */
+	RUN_NO_STDIN = 1 << 4,  /* stdin from /dev/null */
+	/* No terminal at all: for commands that may run the agent's code. */
+	RUN_NULL_STDIO = RUN_NO_STDIN | RUN_NO_STDOUT | RUN_NO_STDERR,
 };
 
 /*
