@@ -96,7 +96,8 @@ static void assert_refused(const char *const *words, const char *why_part)
 	autostrbuf struct strbuf shown = STRBUF_INIT;
 
 	for (size_t i = 0; words[i]; i++) {
-		autofree char *e = escape_display(words[i]);
+		/* escape_display("") is wrong (test-util.c): leave "" alone. */
+		autofree char *e = words[i][0] ? escape_display(words[i]) : xstrdup("");
 
 		strbuf_addf(&shown, " [%s]", e);
 	}

@@ -66,13 +66,19 @@ static int run_shell(const char *shell, const char *script, struct strbuf *out)
 	return WEXITSTATUS(status);
 }
 
+/* escape_display(), except for "", which it gets wrong (test-util.c). */
+static char *shown(const char *s)
+{
+	return s[0] ? escape_display(s) : xstrdup("");
+}
+
 /* Printed with a visible escape for every byte, for failure messages. */
 static char *show_argv(const char *const *argv)
 {
 	struct strbuf sb = STRBUF_INIT;
 
 	for (size_t i = 0; argv[i]; i++) {
-		autofree char *e = escape_display(argv[i]);
+		autofree char *e = shown(argv[i]);
 
 		strbuf_addf(&sb, "%s[%s]", i ? " " : "", e);
 	}
@@ -94,8 +100,8 @@ static void assert_round_trip_with(const char *shell, const char *const *argv)
 	/* Nothing that would act on the terminal is printed raw. */
 	for (const unsigned char *p = (const unsigned char *)printed; *p; p++) {
 		if (*p < 0x20 || *p == 0x7f) {
-			autofree char *shown = show_argv(argv);
-			fail_msg("raw control byte 0x%02x printed for %s", *p, shown);
+			autofree char *shown_argv = show_argv(argv);
+			fail_msg("raw control byte 0x%02x printed for %s", *p, shown_argv);
 		}
 	}
 
@@ -109,17 +115,17 @@ static void assert_round_trip_with(const char *shell, const char *const *argv)
 		off += len + 1;
 	}
 	if (code != 0 || argv[i] || off != out.len) {
-		autofree char *shown = show_argv(argv);
-		autofree char *shown_printed = escape_display(printed);
+		autofree char *shown_argv = show_argv(argv);
+		autofree char *shown_printed = shown(printed);
 		autofree char *got = NULL;
 
 		for (size_t k = 0; k < out.len; k++) {
 			if (out.buf[k] == '\0')
 				out.buf[k] = '\n';
 		}
-		got = escape_display(strbuf_str(&out));
+		got = shown(strbuf_str(&out));
 		fail_msg("%s: argv %s printed as %s came back as %s (exit %d)",
-			 shell, shown, shown_printed, got, code);
+			 shell, shown_argv, shown_printed, got, code);
 	}
 }
 
@@ -199,7 +205,7 @@ static void test_empty_argv_prints_nothing(void **state)
 		free(p);
 	}
 	e = shell_quote_argv(empty);
-	assert_string_equal(e, "");
+	assert_int_equal(e[0], '\0');
 }
 
 /* --- the round trip through a real bash ---------------------------------- */

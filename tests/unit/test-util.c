@@ -44,7 +44,8 @@ static void test_strbuf_empty_is_a_string(void **state)
 	/* A fresh buffer has no allocation, yet reads as "". */
 	assert_null(sb.buf);
 	dirty_the_heap();
-	assert_string_equal(strbuf_str(&sb), "");
+	/* The first byte only: reading on could run off the allocation. */
+	assert_int_equal(strbuf_str(&sb)[0], '\0');
 	assert_int_equal(sb.len, 0);
 }
 
@@ -57,7 +58,7 @@ static void test_strbuf_detach_of_nothing_is_empty_string(void **state)
 	dirty_the_heap();
 	empty = strbuf_detach(&sb);
 	assert_non_null(empty);
-	assert_string_equal(empty, "");
+	assert_int_equal(empty[0], '\0');
 }
 
 static void test_strbuf_grows_and_keeps_content(void **state)
@@ -267,8 +268,11 @@ static void assert_escaped(const char *in, const char *want)
 /* BUG: escape_display("") detaches a never-written strbuf (see above). */
 static void test_escape_display_empty(void **state)
 {
+	autofree char *got = NULL;
+
 	dirty_the_heap();
-	assert_escaped("", "");
+	got = escape_display("");
+	assert_int_equal(got[0], '\0');
 }
 
 static void test_escape_display_keeps_printable(void **state)
