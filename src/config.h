@@ -37,6 +37,8 @@ struct agent {
 struct config {
 	char *path;
 	bool disable_home_access_check;
+	/* It was in the loaded file: written back even when false. */
+	bool has_disable_home_access_check;
 	/* Our extension "protected_paths": NULL when not set (defaults apply). */
 	char **protected_paths;
 	size_t nr_protected_paths;

@@ -1279,11 +1279,14 @@ static int parse_header(struct parser *p)
 		p->cur = add_table(p, t, last, TOML_ORIGIN_HEADER);
 		if (!p->cur)
 			goto out;
+		/* A table defined by a header is where its header is. */
 		p->cur->pos = start_pos;
+		t->entries[t->nr - 1].value.pos = start_pos;
 	} else if (e->value.type == TOML_TABLE && e->value.u.table->origin == TOML_ORIGIN_IMPLICIT) {
 		p->cur = e->value.u.table;
 		p->cur->origin = TOML_ORIGIN_HEADER;
 		p->cur->pos = start_pos;
+		e->value.pos = start_pos;
 	} else {
 		fail_key(p, last, e->value.type == TOML_TABLE ? "table '%s' is already defined" :
 			 e->value.type == TOML_ARRAY && e->value.u.array->of_tables ?
