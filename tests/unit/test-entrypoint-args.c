@@ -582,7 +582,7 @@ static uint64_t rng(void)
 }
 
 static const char *const tokens[] = {
-	"au1", "--", "-e", "-r", "-w", "-p", "-d", "-k", "-", "-x", "", "bash", "/bin/sh",
+	"au1", "--", "-e", "-r", "-w", "-p", "-g", "-d", "-k", "-", "-x", "", "bash", "/bin/sh",
 	"PATH", "TERM", "A=B", "1A", "_", "/", ".", "..", "/home/alice", "/home/agent",
 	"/home/alice/src", "/home/agent/src", "/home/alice/", "/home/agent/", "/home/alicex/a",
 	"/home/agentx/a", "/home/alice/../x", "/home/agent/../../etc", "/home/agent/.",
@@ -658,7 +658,7 @@ static void test_mutation_run(void **state)
 		for (size_t i = 0; i < nr; i++) {
 			/* Mostly an option with arguments of the right shape. */
 			if (rng() % 8) {
-				static const char *const opts[] = { "-r", "-w", "-p", "-e", "-d", "-k" };
+				static const char *const opts[] = { "-r", "-w", "-p", "-g", "-e", "-d", "-k" };
 				const char *opt = opts[rng() % ARRAY_SIZE(opts)];
 
 				strbuf_add(&in, opt, 3);
