@@ -13,13 +13,15 @@
  *
  * Protocol (argv, built by au run; parsed by su_parse_args, which a fuzzer
  * calls without root):
- *   su_as_agent au1 [-e NAME]... [-r|-w SOURCE TARGET]... [-p PATH]...
+ *   su_as_agent au1 [-e NAME]... [-r|-w SOURCE TARGET]... [-p|-g PATH]...
  *               [-d DIR] [-k] -- COMMAND [ARG]...
  *   -e NAME   pass the variable NAME from our environment to the agent
  *   -r / -w   bind SOURCE (under the human's home) read-only / read-write on
  *             TARGET (under the agent's home), in the order given
  *   -p PATH   make PATH (under the agent's home, usually inside a read-write
  *             mount) read-only over itself, when it exists
+ *   -g PATH   bind PATH over itself, read-write, when it exists: a mount
+ *             point cannot be renamed or replaced (a git directory)
  *   -d DIR    working directory of the command (the agent's home otherwise)
  *   -k        keep the agent's other processes when the command exits
  *
@@ -123,6 +125,7 @@ struct su_request {
 	struct su_mount mounts[MAX_MOUNTS];
 	size_t nr_mounts;
 	const char *protected[MAX_PROTECTED];
+	bool protected_rw[MAX_PROTECTED]; /* -g: pinned, not made read-only */
 	size_t nr_protected;
 	const char *directory;
 	bool keep_running;
@@ -235,7 +238,7 @@ int su_parse_args(int argc, char *const argv[], struct su_request *req, const ch
 			m->source = argv[i + 1];
 			m->target = argv[i + 2];
 			i += 2;
-		} else if (!strcmp(opt, "-p")) {
+		} else if (!strcmp(opt, "-p") || !strcmp(opt, "-g")) {
 			if (i + 1 >= argc || !below(argv[i + 1], AGENT_HOME)) {
 				*why = "protected path is not a normal path below the agent's home";
 				return -1;
@@ -244,6 +247,7 @@ int su_parse_args(int argc, char *const argv[], struct su_request *req, const ch
 				*why = "too many protected paths";
 				return -1;
 			}
+			req->protected_rw[req->nr_protected] = opt[1] == 'g';
 			req->protected[req->nr_protected++] = argv[++i];
 		} else if (!strcmp(opt, "-d")) {
 			if (i + 1 >= argc || !argv[i + 1] || argv[i + 1][0] != '/' ||
@@ -633,7 +637,7 @@ static void setup_mounts(const struct su_request *req)
 				continue; /* nothing there to protect */
 			die_errno("cannot open protected path '%s'", path);
 		}
-		bind_by_fd(fd, fd, parent, name, true, path);
+		bind_by_fd(fd, fd, parent, name, !req->protected_rw[i], path);
 		close(fd);
 		close(parent);
 	}

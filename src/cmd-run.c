@@ -191,6 +191,50 @@ static int reexec_through_sg(const struct agent *a, int argc, char **argv, const
 	die_errno("cannot run 'sg'");
 }
 
+static pid_t entrypoint_pid = -1;
+
+static void forward_signal(int sig)
+{
+	if (entrypoint_pid > 0)
+		kill(entrypoint_pid, sig);
+}
+
+/*
+ * Without a terminal, but with read-write mounts to look at afterwards: run
+ * the entrypoint as a child in a process group of its own (so that signals
+ * from a terminal reach it once, through us), forward signals, wait.
+ */
+static int run_and_wait(int ep_fd, struct strvec *argv, struct strvec *env, const char *path)
+{
+	static const int forwarded[] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
+	struct sigaction sa = { 0 };
+	int status;
+	pid_t pid;
+
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0)
+		die_errno("cannot fork");
+	if (pid == 0) {
+		setpgid(0, 0);
+		syscall(SYS_execveat, ep_fd, "", argv->v, env->v, AT_EMPTY_PATH);
+		fprintf(stderr, "au: cannot execute the entrypoint '%s': %s\n", path, strerror(errno));
+		_exit(125);
+	}
+	close(ep_fd);
+	entrypoint_pid = pid;
+	sa.sa_handler = forward_signal;
+	sa.sa_flags = SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	for (size_t i = 0; i < ARRAY_SIZE(forwarded); i++)
+		sigaction(forwarded[i], &sa, NULL);
+	while (waitpid(pid, &status, 0) < 0) {
+		if (errno != EINTR)
+			die_errno("cannot wait for the agent");
+	}
+	return status;
+}
+
 static void parse_run_options(int argc, char **argv, struct run_opts *o)
 {
 	static const struct option options[] = {
@@ -247,6 +291,9 @@ int cmd_run(int argc, char **argv, struct au_ctx *ctx)
 	autostrbuf struct strbuf why = STRBUF_INIT;
 	autofree char *directory = NULL;
 	const struct mount_spec **sorted;
+	struct protect_scan *scans;
+	size_t nr_rw = 0;
+	int status;
 	struct pty_session pty;
 	bool use_pty, unreadable;
 	int lock_fd, ep_fd, cmd_index;
@@ -323,11 +370,13 @@ int cmd_run(int argc, char **argv, struct au_ctx *ctx)
 		strvec_push(&ep_argv, sorted[i]->source);
 		strvec_push(&ep_argv, sorted[i]->target);
 	}
+	scans = xcalloc(a->nr_mounts + 1, sizeof(*scans));
 	for (size_t i = 0; i < a->nr_mounts; i++) {
-		if (!sorted[i]->read_only)
-			protect_collect(sorted[i], config_protected_paths(&cfg), &ep_argv);
+		if (!sorted[i]->read_only) {
+			protect_collect(sorted[i], config_protected_paths(&cfg), getuid(), &ep_argv, &scans[i]);
+			nr_rw++;
+		}
 	}
-	free(sorted);
 
 	directory = o.directory ? xstrdup(o.directory) : detect_directory(a);
 	if (directory) {
@@ -356,9 +405,14 @@ int cmd_run(int argc, char **argv, struct au_ctx *ctx)
 		close(lock_fd);
 	fflush(NULL);
 
-	if (!use_pty) {
+	if (!use_pty && !nr_rw) {
+		/* Nothing to look at afterwards: become the entrypoint. */
 		syscall(SYS_execveat, ep_fd, "", ep_argv.v, ep_env.v, AT_EMPTY_PATH);
 		die_errno("cannot execute the entrypoint '%s'", a->entrypoint);
+	}
+	if (!use_pty) {
+		status = run_and_wait(ep_fd, &ep_argv, &ep_env, a->entrypoint);
+		goto audit;
 	}
 
 	if (pty_open(&pty) < 0)
@@ -375,5 +429,15 @@ int cmd_run(int argc, char **argv, struct au_ctx *ctx)
 		_exit(125);
 	}
 	close(ep_fd);
-	return wait_status_to_exit(pty_relay(&pty, child));
+	status = pty_relay(&pty, child);
+audit:
+	/* The agent may have set a trap for the human's next git command. */
+	for (size_t i = 0; i < a->nr_mounts; i++) {
+		if (!sorted[i]->read_only)
+			protect_audit(sorted[i], config_protected_paths(&cfg), getuid(), &scans[i]);
+		protect_scan_release(&scans[i]);
+	}
+	free(scans);
+	free(sorted);
+	return wait_status_to_exit(status);
 }

@@ -2,21 +2,50 @@
  * protect.h: the protected paths of read-write mounts. Through a shared repo
  * the agent could get code run later as the human: git hooks, .git/config
  * (core.fsmonitor, core.hooksPath, aliases), .envrc, editor settings. Where
- * they exist, the entrypoint mounts them read-only over themselves.
+ * they exist, the entrypoint mounts them read-only over themselves. Each of
+ * the human's git directories is also bound over itself (read-write), which
+ * makes it a mount point: the agent can then neither rename it away nor swap
+ * another folder in its place, while commits still work.
  */
 #pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
 
 struct mount_spec;
 struct strvec;
 
-/*
- * Finds the git repositories in the mount's source (the mount itself, and
- * every folder below it that has a .git folder), and for each protected path
- * that exists there, calls fn with its agent-side path (below the target) and
- * its human-side path.
- */
-void protect_each(const struct mount_spec *m, const char *const *protected,
-		  void (*fn)(const char *target_path, const char *source_path, void *data), void *data);
+/* What a scan of the read-write mounts found: the human's git directories. */
+struct protect_scan {
+	char **gitdirs; /* human-side paths */
+	bool *commondirs; /* whether each had a commondir file */
+	size_t nr_gitdirs, alloc_gitdirs;
+	char **entries; /* protected entries at working tree tops (.envrc, .vscode...) */
+	size_t nr_entries, alloc_entries;
+};
 
-/* Appends "-p PATH" for each protected path of a read-write mount. */
-void protect_collect(const struct mount_spec *m, const char *const *protected, struct strvec *argv);
+/*
+ * Scans a read-write mount and appends to argv, in mount order, "-g GITDIR"
+ * (bind over itself) for each git directory of the human's (".git" folders
+ * and the submodule git directories inside them), then "-p PATH" (read-only
+ * over itself) for each protected path that exists: entries of the list that
+ * start with ".git/" are taken inside each git directory, the others at each
+ * working tree's top and at the mount's top. A missing .git/hooks is created
+ * first (as the human, by fd), so that it is protected too. scan, when not
+ * NULL, records the git directories for protect_audit().
+ */
+void protect_collect(const struct mount_spec *m, const char *const *protected, uid_t owner,
+		     struct strvec *argv, struct protect_scan *scan);
+
+/*
+ * After the agent ran: warns about what it could have set up to run code as
+ * the human later: git directories of the human's that were not there before
+ * (a folder renamed to .git), protected entries that appeared (.envrc,
+ * .vscode...), and moves a new "commondir" out of the way (it would send git
+ * to read its config and hooks elsewhere; only linked worktrees have one).
+ */
+void protect_audit(const struct mount_spec *m, const char *const *protected, uid_t owner,
+		   const struct protect_scan *before);
+
+void protect_scan_release(struct protect_scan *scan);
