@@ -68,6 +68,12 @@ teardown() {
 	done
 }
 
+@test "au run of a command that does not exist exits 127" {
+	run -127 --separate-stderr as_human au run no-such-command-au-test
+	assert_failure 127
+	assert_regex "$stderr" "no-such-command-au-test"
+}
+
 @test "au run returns 128+N when signal N ends the command" {
 	run --separate-stderr as_human au run sh -c 'kill -TERM $$'
 	assert_failure 143

@@ -166,6 +166,11 @@ assert_not_deleted() {
 	refute_output --partial 'rm -rf'
 	assert_equal "$(cat /home/agent/keep.txt)" "root's things"
 	refute_line "Deleted agent agent"
+
+	# Without --delete-home, the human can still finish the job.
+	run --separate-stderr as_human au delete --yes
+	assert_deleted
+	assert_equal "$(cat /home/agent/keep.txt)" "root's things"
 }
 
 @test "au delete asks on a terminal: no keeps the agent, yes deletes it" {
