@@ -19,7 +19,7 @@ teardown() {
 
 new_agent() {
 	local out
-	out=$(as_human au new --yes "$@" 2>&1) || fail "au new $* failed: $out"
+	out=$(as_human au new --yes 2>&1) || fail "au new failed: $out"
 }
 
 # au delete succeeded and nothing of the agent is left: no user, no group, no process,
@@ -124,6 +124,7 @@ assert_not_deleted() {
 	local bin
 	bin=$(human_home)/bin
 	install -d -o "$AU_HUMAN" -g "$AU_HUMAN" "$bin"
+	# shellcheck disable=SC2016 # $PPID is the fake cc's, not ours
 	printf '#!/bin/sh\nkill -KILL $PPID\nexit 1\n' >"$bin/cc"
 	chmod 0755 "$bin/cc"
 	run --separate-stderr as_human env "PATH=$bin:$AU_PREFIX/bin:/usr/sbin:/usr/bin:/sbin:/bin" au new --yes
