@@ -295,7 +295,6 @@ void startup_warnings(const struct config *cfg)
 {
 	struct human h;
 	struct stat st;
-	autofree char *missing = NULL;
 	struct strbuf groups = STRBUF_INIT;
 
 	human_load(&h);

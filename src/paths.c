@@ -71,7 +71,8 @@ int open_nofollow(const char *path, int flags)
 	char *p, *comp;
 	int dirfd;
 
-	if (path[0] != '/') {
+	/* No O_CREAT (it would need a mode), and only normal absolute paths. */
+	if (path[0] != '/' || (flags & O_CREAT) || (path[1] && path[strlen(path) - 1] == '/')) {
 		errno = EINVAL;
 		return -1;
 	}
@@ -99,6 +100,16 @@ int open_nofollow(const char *path, int flags)
 		if (is_last) {
 			fd = openat(dirfd, comp, flags | O_NOFOLLOW | O_CLOEXEC);
 			saved = errno;
+			/* Say ELOOP for a symlink whatever the flags made of it (ENOTDIR, an O_PATH fd). */
+			if ((fd < 0 && saved == ENOTDIR) || (fd >= 0 && (flags & O_PATH))) {
+				struct stat lst;
+				if (fstatat(dirfd, comp, &lst, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(lst.st_mode)) {
+					if (fd >= 0)
+						close(fd);
+					fd = -1;
+					saved = ELOOP;
+				}
+			}
 			close(dirfd);
 			errno = saved;
 			return fd;
@@ -110,6 +121,7 @@ int open_nofollow(const char *path, int flags)
 			errno = saved;
 			return -1;
 		}
+		st.st_mode = 0;
 		if (fstat(fd, &st) < 0 || !S_ISDIR(st.st_mode)) {
 			errno = S_ISLNK(st.st_mode) ? ELOOP : ENOTDIR;
 			close(fd);
@@ -117,5 +129,13 @@ int open_nofollow(const char *path, int flags)
 		}
 		dirfd = fd;
 	}
-	return dirfd;
+	/* The path was "/": open it with the flags asked for. */
+	{
+		int fd = openat(dirfd, ".", flags | O_CLOEXEC);
+		int saved = errno;
+
+		close(dirfd);
+		errno = saved;
+		return fd;
+	}
 }

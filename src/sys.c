@@ -57,6 +57,23 @@ void shell_quote(struct strbuf *sb, const char *arg)
 	strbuf_addch(sb, '\'');
 }
 
+/* A first word that bash would take as an assignment or a keyword, not as the command. */
+static bool needs_quoting_first(const char *arg)
+{
+	static const char *const reserved[] = {
+		"if", "then", "else", "elif", "fi", "case", "esac", "for", "select", "while", "until",
+		"do", "done", "in", "function", "time", "coproc", "{", "}", "!", "[[", "]]",
+	};
+
+	if (strchr(arg, '='))
+		return true;
+	for (size_t i = 0; i < ARRAY_SIZE(reserved); i++) {
+		if (!strcmp(arg, reserved[i]))
+			return true;
+	}
+	return false;
+}
+
 char *shell_quote_argv(const char *const *argv)
 {
 	struct strbuf sb = STRBUF_INIT;
@@ -64,9 +81,30 @@ char *shell_quote_argv(const char *const *argv)
 	for (size_t i = 0; argv[i]; i++) {
 		if (i)
 			strbuf_addch(&sb, ' ');
+		size_t start = sb.len;
+
 		shell_quote(&sb, argv[i]);
+		/* Printed plain, it would be an assignment or a keyword: quote it. */
+		if (i == 0 && needs_quoting_first(argv[i]) && !strcmp(sb.buf + start, argv[i])) {
+			sb.len = start;
+			strbuf_addf(&sb, "'%s'", argv[i]);
+		}
 	}
+	strbuf_grow(&sb, 0);
 	return strbuf_detach(&sb);
+}
+
+void shell_quote_posix(struct strbuf *sb, const char *arg)
+{
+	/* POSIX sh has no $'...': single quotes keep every byte but the quote itself. */
+	strbuf_addch(sb, '\'');
+	for (const char *p = arg; *p; p++) {
+		if (*p == '\'')
+			strbuf_addstr(sb, "'\\''");
+		else
+			strbuf_addch(sb, *p);
+	}
+	strbuf_addch(sb, '\'');
 }
 
 bool running_as_root(void)

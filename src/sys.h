@@ -11,6 +11,8 @@ struct strbuf;
 
 /* Appends arg to sb quoted for bash: the printed text runs the same argv. */
 void shell_quote(struct strbuf *sb, const char *arg);
+/* Quotes for POSIX sh (sg's -c): always single quotes, control bytes kept as they are. */
+void shell_quote_posix(struct strbuf *sb, const char *arg);
 /* Quotes a whole argv, separated by spaces. Caller frees. */
 char *shell_quote_argv(const char *const *argv);
 

@@ -163,6 +163,8 @@ void strbuf_grow(struct strbuf *sb, size_t extra)
 			want *= 2;
 		sb->buf = xrealloc(sb->buf, want);
 		sb->alloc = want;
+		if (!sb->len)
+			sb->buf[0] = '\0'; /* a fresh buffer is a valid empty string */
 	}
 }
 
