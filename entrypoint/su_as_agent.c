@@ -205,7 +205,7 @@ int su_parse_args(int argc, char *const argv[], struct su_request *req, const ch
 			break;
 		}
 		if (!strcmp(opt, "-e")) {
-			if (i + 1 >= argc || !valid_env_name(argv[i + 1])) {
+			if (i + 1 >= argc || !argv[i + 1] || !valid_env_name(argv[i + 1])) {
 				*why = "-e needs a variable name";
 				return -1;
 			}
@@ -217,7 +217,7 @@ int su_parse_args(int argc, char *const argv[], struct su_request *req, const ch
 		} else if (!strcmp(opt, "-r") || !strcmp(opt, "-w")) {
 			struct su_mount *m;
 
-			if (i + 2 >= argc) {
+			if (i + 2 >= argc || !argv[i + 1] || !argv[i + 2]) {
 				*why = "a mount needs a source and a target";
 				return -1;
 			}
@@ -239,7 +239,7 @@ int su_parse_args(int argc, char *const argv[], struct su_request *req, const ch
 			m->target = argv[i + 2];
 			i += 2;
 		} else if (!strcmp(opt, "-p") || !strcmp(opt, "-g")) {
-			if (i + 1 >= argc || !below(argv[i + 1], AGENT_HOME)) {
+			if (i + 1 >= argc || !argv[i + 1] || !below(argv[i + 1], AGENT_HOME)) {
 				*why = "protected path is not a normal path below the agent's home";
 				return -1;
 			}
@@ -776,6 +776,20 @@ static void run_init(const struct su_request *req, int ctl_fd, int status_fd)
 		die_errno("cannot fork");
 	if (child == 0)
 		exec_command(req);
+	/*
+	 * The command has the standard fds; init lets go of them, or a kept
+	 * process (-k) would hold the caller's pipes open after we report.
+	 */
+	{
+		int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+		if (null >= 0) {
+			dup2(null, 0);
+			dup2(null, 1);
+			dup2(null, 2);
+			if (null > 2)
+				close(null);
+		}
+	}
 
 	pfd[0].fd = sfd;
 	pfd[0].events = POLLIN;
@@ -875,8 +889,12 @@ int main(int argc, char **argv, char **envp)
 		if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
 			die_errno("cannot mount /proc");
 		drop_privileges();
-		/* After the uid change, which clears it: die with the outer side. */
-		prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+		/*
+		 * After the uid change, which clears it: die with the outer side
+		 * (which, with -k, leaves as soon as the command has).
+		 */
+		if (!req.keep_running)
+			prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
 		/* Leave the caller's session: its terminal is never ours to open. */
 		if (setsid() < 0)
 			die_errno("cannot create a session");

@@ -121,6 +121,23 @@ int cmd_delete(int argc, char **argv, struct au_ctx *ctx)
 	agent_user_load(&u, a->user_name, a->group);
 	home = xasprintf("/home/%s", a->user_name);
 
+	/* A home that cannot be removed is refused before anything changes. */
+	if (delete_home && lstat(home, &st) == 0) {
+		if (!u.user_exists) {
+			error("not removing '%s': user '%s' is gone, so its owner cannot be checked", home,
+			      a->user_name);
+			hint("run 'au delete -a %s' without --delete-home, then check and remove it by hand",
+			     a->user_name);
+			return EXIT_FAIL;
+		}
+		if (!S_ISDIR(st.st_mode) || st.st_uid != u.uid) {
+			error("not removing '%s': it is not a directory owned by the agent (uid %u)", home,
+			      (unsigned)u.uid);
+			hint("run 'au delete -a %s' without --delete-home", a->user_name);
+			return EXIT_FAIL;
+		}
+	}
+
 	question = xasprintf("Delete agent %s (user, group '%s', entrypoint%s)?", a->user_name, a->group,
 			     delete_home ? ", and its home with everything in it" : "");
 	if (!yes) {

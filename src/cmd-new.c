@@ -186,6 +186,13 @@ static void install_home_files(struct new_state *s)
 						readme, readme_dst, NULL }, RUN_SUDO);
 	step(s, "git identity", (const char *const[]){ "install", "-o", s->name, "-g", s->group, "-m",
 						      "0644", gitconfig, gitconfig_dst, NULL }, RUN_SUDO);
+	{
+		/* Where the agent installs its tools (npm -g --prefix ~/.local, pipx): on its PATH. */
+		autofree char *local = xasprintf("%s/.local", s->home);
+		autofree char *bin = xasprintf("%s/.local/bin", s->home);
+		step(s, "~/.local/bin", (const char *const[]){ "install", "-d", "-o", s->name, "-g", s->group,
+							      "-m", "0755", local, bin, NULL }, RUN_SUDO);
+	}
 }
 
 static void compile_entrypoint(struct new_state *s, const struct strbuf *source, char hex[SHA256_HEX_LEN + 1])

@@ -161,7 +161,6 @@ static int reexec_through_sg(const struct agent *a, int argc, char **argv, const
 	char self[PATH_MAX];
 	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
 	autostrvec struct strvec cmd = STRVEC_INIT;
-	autofree char *quoted = NULL;
 	autofree char *script = NULL;
 	const char *sg_argv[5];
 
@@ -175,8 +174,17 @@ static int reexec_through_sg(const struct agent *a, int argc, char **argv, const
 	strvec_push(&cmd, config_path);
 	for (int i = 0; i < argc; i++)
 		strvec_push(&cmd, argv[i]);
-	quoted = shell_quote_argv(strvec_argv(&cmd));
-	script = xasprintf("exec %s", quoted);
+	{
+		/* sg runs the text with /bin/sh, which may be dash: POSIX quoting only. */
+		struct strbuf sb = STRBUF_INIT;
+
+		strbuf_addstr(&sb, "exec");
+		for (size_t i = 0; i < cmd.nr; i++) {
+			strbuf_addch(&sb, ' ');
+			shell_quote_posix(&sb, cmd.v[i]);
+		}
+		script = strbuf_detach(&sb);
+	}
 	hint("this session is not in group '%s' yet; going through 'sg %s' (log in again to skip this)",
 	     a->group, a->group);
 	if (setenv("AU_THROUGH_SG", "1", 1) < 0)
@@ -394,7 +402,9 @@ int cmd_run(int argc, char **argv, struct au_ctx *ctx)
 		if (isatty(STDIN_FILENO))
 			strvec_push(&ep_argv, "-i");
 		strvec_push(&ep_argv, "-c");
-		strvec_push(&ep_argv, "exec \"$@\"");
+		/* Debian's ~/.profile adds ~/.local/bin only if it existed at login: make sure. */
+		strvec_push(&ep_argv, "case \":$PATH:\" in *\":$HOME/.local/bin:\"*) ;; "
+				      "*) PATH=\"$HOME/.local/bin:$PATH\" ;; esac; exec \"$@\"");
 		strvec_push(&ep_argv, "au");
 	}
 	for (int i = cmd_index; i < argc; i++)

@@ -158,8 +158,8 @@ a"
 	elapsed=$((SECONDS - started))
 	assert_success
 	assert_output started
-	# BUG: the agent's init, kept for the background process, holds au run's standard
-	# output and error open, so whoever reads them (a pipe, $(...), this test) waits
+	# The agent's init, kept for the background process, must not hold au run's standard
+	# output and error open, or whoever reads them (a pipe, $(...), this test) would wait
 	# until the last kept process ends.
 	assert [ "$elapsed" -lt 10 ]
 	run pgrep --uid "$(id -u agent)" --exact sleep

@@ -163,8 +163,10 @@ assert_not_deleted() {
 
 	run --separate-stderr as_human au delete --yes --delete-home
 	assert_failure 1
-	assert_regex "$stderr" "not removing '/home/agent': it is not a directory owned by uid [0-9]+"
-	refute_output --partial 'rm -rf'
+	assert_regex "$stderr" "not removing '/home/agent': it is not a directory owned by the agent \(uid [0-9]+\)"
+	# Refused before anything changed: the agent is still whole.
+	refute_output --partial '$ sudo'
+	getent passwd agent
 	assert_equal "$(cat /home/agent/keep.txt)" "root's things"
 	refute_line "Deleted agent agent"
 

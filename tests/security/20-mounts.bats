@@ -275,11 +275,11 @@ stop_swapper() {
 	assert_equal "$(ssh_state)" "$before"
 }
 
-# BUG: the protected paths are bind mounts on .git/hooks and .git/config, but .git itself
-# is a plain folder that the agent may rename (a directory holding mounts is not busy). It
-# renames .git away and one of the human's own folders (here .git-old/refs) into its place,
-# fills it with a repository whose hooks are its own, and the human's next git commit runs
-# the agent's pre-commit hook as the human.
+# The protected paths are bind mounts on .git/hooks and .git/config. The agent could rename
+# .git itself away (a folder holding mounts is not busy) and put one of the human's own
+# folders (here .git-old/refs) in its place, filled with a repository whose hooks are its
+# own; the human's next git commit would run them. au binds each git directory of the
+# human's over itself, so it is a mount point, which cannot be renamed.
 @test "the agent cannot replace .git to get its own hooks run by the human" {
 	as_human sh -c 'cd project && git init -q && git -c user.name=A -c user.email=a@x commit -q --allow-empty -m init'
 	as_human au mount add --rw project
@@ -289,15 +289,20 @@ stop_swapper() {
 	assert_failure
 	assert_regex "$stderr" 'Read-only file system'
 
-	# The swap, as the agent would do it.
+	# Where nothing pins it, the swap works: as root, on the real folder, with the same commands.
+	cp -a "$home/project" "$home/decoy"
+	(cd "$home/decoy" && mv .git .git-old && mv .git-old/refs .git) || fail "the swap should work unpinned"
+
+	# The swap, as the agent would do it through au.
 	run --separate-stderr as_human au run sh -c 'cd project && mv .git .git-old &&
 		mv .git-old/refs .git && mkdir .git/refs && mv .git/heads .git/tags .git/refs/ &&
 		cp -r .git-old/HEAD .git-old/objects .git/ && mkdir .git/hooks &&
 		printf "[core]\n\trepositoryformatversion = 0\n\tbare = false\n" >.git/config &&
 		printf "#!/bin/sh\ntouch /tmp/pwned-by-agent\n" >.git/hooks/pre-commit &&
 		chmod +x .git/hooks/pre-commit'
-	assert_success
-	assert [ "$(stat -c %U "$home/project/.git")" = "$AU_HUMAN" ]
+	assert_failure
+	assert_regex "$stderr" 'busy'
+	assert [ -d "$home/project/.git/objects" ]
 	rm -f /tmp/pwned-by-agent
 
 	as_human sh -c 'cd project && git -c user.name=A -c user.email=a@x commit -q --allow-empty -m second' || true
@@ -325,15 +330,20 @@ stop_swapper() {
 	assert [ ! -e /tmp/pwned-by-agent ]
 }
 
-# BUG: the same for editor settings: with no .vscode folder in the repository, the agent
-# creates .vscode/settings.json (which can name programs the editor runs as the human),
-# though au mount list says .vscode is read-only for the agent.
-@test "the agent cannot create .vscode settings in a repository that has none" {
+# A protected path is made read-only where it exists. With no .vscode folder in the
+# repository the agent can create .vscode/settings.json (which can name programs the editor
+# runs as the human); au cannot mount over what does not exist, so it says so after the run.
+@test "au warns when the agent creates .vscode settings in a repository that has none" {
 	as_human git init -q project
 	as_human au mount add --rw project
 
 	run --separate-stderr as_human au run sh -c \
 		'mkdir project/.vscode && echo "{}" >project/.vscode/settings.json'
+	assert_success
+	assert_regex "$stderr" "warning: '$home/project/.vscode' appeared while the agent ran"
+
+	# From the next run on, it is read-only for the agent.
+	run --separate-stderr as_human au run sh -c 'echo "{}" >project/.vscode/settings.json'
 	assert_failure
-	assert [ ! -e "$home/project/.vscode/settings.json" ]
+	assert_regex "$stderr" 'Read-only file system'
 }
