@@ -529,7 +529,7 @@ static void test_null_where_checked(void **state)
 }
 
 /*
- * BUG: su_parse_args() checks argv[i] for NULL where it reads an option and
+ * Fixed, kept as a regression test: su_parse_args() checks argv[i] for NULL where it reads an option and
  * after -d, but not the arguments of -e, -r, -w and -p: valid_env_name() and
  * below() (strnlen, strncmp) dereference argv[i + 1] or argv[i + 2] when it
  * is NULL before argc, and the process dies with SIGSEGV. Not reachable

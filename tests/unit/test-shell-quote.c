@@ -191,7 +191,7 @@ static void test_argv_is_space_separated(void **state)
 	assert_string_equal(s, "sudo setfacl -m u:agent:rwx '/home/alice/my dir'");
 }
 
-/* BUG: an empty argv detaches a never-written strbuf (see test-util.c). */
+/* Fixed, kept as a regression test: an empty argv detaches a never-written strbuf (see test-util.c). */
 static void test_empty_argv_prints_nothing(void **state)
 {
 	static const char *const empty[] = { NULL };
@@ -285,7 +285,7 @@ static void test_round_trip_random(void **state)
 }
 
 /*
- * BUG: shell_quote_argv() prints argv[0] bare when it is made of "plain"
+ * Fixed, kept as a regression test: shell_quote_argv() prints argv[0] bare when it is made of "plain"
  * characters, but as the first word of a command bash reads "A=1" as a
  * variable assignment and "if" or "time" as reserved words, so the pasted
  * line does not run argv[0]. Quoting argv[0] whenever it contains '=' or is
@@ -318,7 +318,7 @@ static void test_first_word_runs_as_a_command(void **state)
 }
 
 /*
- * BUG: au run's fallback through "sg GROUP -c 'exec ...'" (cmd-run.c) hands
+ * Fixed, kept as a regression test: au run's fallback through "sg GROUP -c 'exec ...'" (cmd-run.c) hands
  * shell_quote_argv()'s text to sg, which runs it with /bin/sh (dash on
  * Debian). dash has no $'...' quoting, so any argument with a control
  * character (a newline in "bash -c 'a<NL>b'", a tab) reaches the agent

@@ -31,7 +31,7 @@ static void dirty_the_heap(void)
 /* --- strbuf -------------------------------------------------------------- */
 
 /*
- * BUG: strbuf_grow(sb, 0) on a buffer with nothing allocated allocates 64
+ * Fixed, kept as a regression test: strbuf_grow(sb, 0) on a buffer with nothing allocated allocates 64
  * bytes but never writes buf[0] = '\0', so strbuf_str() and strbuf_detach()
  * of a never-written strbuf return uninitialized memory instead of "" (and
  * with them escape_display(""), shell_quote_argv() of an empty argv, and
@@ -49,7 +49,7 @@ static void test_strbuf_empty_is_a_string(void **state)
 	assert_int_equal(sb.len, 0);
 }
 
-/* BUG: the same missing NUL, through strbuf_detach() (see above). */
+/* Fixed, kept as a regression test: the same missing NUL, through strbuf_detach() (see above). */
 static void test_strbuf_detach_of_nothing_is_empty_string(void **state)
 {
 	struct strbuf sb = STRBUF_INIT;
@@ -265,7 +265,7 @@ static void assert_escaped(const char *in, const char *want)
 	assert_string_equal(got, want);
 }
 
-/* BUG: escape_display("") detaches a never-written strbuf (see above). */
+/* Fixed, kept as a regression test: escape_display("") detaches a never-written strbuf (see above). */
 static void test_escape_display_empty(void **state)
 {
 	autofree char *got = NULL;
