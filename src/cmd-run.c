@@ -386,6 +386,18 @@ int cmd_run(int argc, char **argv, struct au_ctx *ctx)
 		}
 	}
 
+	{
+		/* The entrypoint takes at most 1024 (-p and -g); say so here, clearly. */
+		size_t nr_protected = 0;
+		for (size_t i = 0; i < ep_argv.nr; i++)
+			nr_protected += !strcmp(ep_argv.v[i], "-p") || !strcmp(ep_argv.v[i], "-g");
+		if (nr_protected > 1024) {
+			error("the read-write mounts of agent '%s' hold too many git repositories to protect "
+			      "(%zu paths; the limit is 1024)", a->user_name, nr_protected);
+			hint("share smaller folders, or fewer of them read-write");
+			return EXIT_FAIL;
+		}
+	}
 	directory = o.directory ? xstrdup(o.directory) : detect_directory(a);
 	if (directory) {
 		strvec_push(&ep_argv, "-d");
