@@ -389,7 +389,7 @@ int cmd_run(int argc, char **argv, struct au_ctx *ctx)
 	{
 		/* The entrypoint takes at most 1024 (-p and -g); say so here, clearly. */
 		size_t nr_protected = 0;
-		for (size_t i = 0; i < ep_argv.nr; i++)
+		for (size_t i = 0; i < ep_argv.nr && strcmp(ep_argv.v[i], "--"); i++)
 			nr_protected += !strcmp(ep_argv.v[i], "-p") || !strcmp(ep_argv.v[i], "-g");
 		if (nr_protected > 1024) {
 			error("the read-write mounts of agent '%s' hold too many git repositories to protect "
