@@ -3,13 +3,21 @@
  * tree of the human's files, as the human, while the agent may be rearranging
  * that very tree to make us write an ACL somewhere else.
  *
- * The defence is that no path string is ever resolved: every entry is opened
- * with openat(parent_fd, name, O_NOFOLLOW) from the fd of a directory we opened
- * ourselves the same way, never through "..", and everything after that acts
- * on the fd (what fstat says it is, not what getdents said). A symlink swapped
- * in at any moment makes the open fail (ELOOP/ENOTDIR) or, with O_PATH, hands
- * us the link itself, which we skip. Where an fd cannot carry an xattr call
- * (O_PATH), "/proc/self/fd/N" names exactly the inode we opened.
+ * The defence is that no path string is ever resolved: every directory is
+ * opened with openat(parent_fd, name, O_NOFOLLOW) from the fd of a directory we
+ * opened ourselves the same way, never through "..", and everything after that
+ * acts on the fd (what fstat says it is, not what getdents said). A symlink
+ * swapped in at any moment makes the open fail (ELOOP/ENOTDIR) or, with O_PATH,
+ * hands us the link itself, which we skip. Where an fd cannot carry an xattr
+ * call (O_PATH), "/proc/self/fd/N" names exactly the inode we opened.
+ *
+ * Regular files may instead be handled by name, relative to such a directory
+ * fd, with the *xattrat(2) calls and AT_SYMLINK_NOFOLLOW (see file_by_name()
+ * for why that is as safe), which saves the open and close of every file.
+ *
+ * Two threads share the work: the caller's thread walks the directories and
+ * hands batches of regular-file names to a worker, and does a batch itself
+ * whenever the small queue is full (see "the queue" below).
  *
  * ACLs are read and written in the kernel's xattr format directly
  * (include/uapi/linux/posix_acl_xattr.h): no allocation per entry, one
@@ -22,6 +30,10 @@
 #include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/capability.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -56,7 +68,14 @@ enum {
 
 #define PERM_RWX 7
 
-/* getxattrat(2) came in Linux 6.13; glibc 2.36 knows neither it nor its struct. */
+/*
+ * getxattrat(2) and setxattrat(2) came in Linux 6.13; glibc 2.36 knows neither
+ * them nor their struct. The numbers are the same on every architecture
+ * (scripts/syscall.tbl, "common").
+ */
+#ifndef SYS_setxattrat
+#define SYS_setxattrat 463
+#endif
 #ifndef SYS_getxattrat
 #define SYS_getxattrat 464
 #endif
@@ -75,6 +94,14 @@ struct xattr_args_v0 {
 #define PROGRESS_AFTER 2000
 #define PROGRESS_INTERVAL_NS 100000000L
 
+/* A second thread only pays once the tree is this large. */
+#ifndef THREAD_AFTER
+#define THREAD_AFTER 1000
+#endif
+#define BATCH_FILES 64
+#define BATCH_NAMES_SIZE 4096 /* at least one NAME_MAX name and its NUL */
+#define QUEUE_LEN 4
+
 struct xacl_entry {
 	uint16_t tag;
 	uint16_t perm;
@@ -92,29 +119,62 @@ struct node {
 	bool is_path;
 };
 
+/*
+ * A directory opened by the walk, shared by its frame and the batches of its
+ * files: the last one to let go closes it. At most QUEUE_LEN + 2 are held by
+ * batches beyond the walk's own stack.
+ */
+struct dir_ref {
+	int fd;
+	char *path; /* display path */
+	atomic_uint refs;
+};
+
+/* Regular-file names of one directory, for either thread. */
+struct batch {
+	struct dir_ref *dir;
+	size_t nr, used;
+	char names[BATCH_NAMES_SIZE]; /* nr NUL-terminated names, back to back */
+};
+
 struct frame {
-	int fd;          /* the directory, opened by us, readable */
-	size_t path_len; /* length of its display path in walk.path */
-	char *buf;       /* getdents64 records */
+	struct dir_ref *dir; /* readable */
+	size_t path_len;     /* length of its display path in walk.path */
+	struct batch *batch; /* its files not handed out yet */
+	char *buf;           /* getdents64 records */
 	size_t pos, len;
 };
 
+/* What both threads share. */
 struct walk {
 	gid_t gid;
 	uid_t owner_uid;
 	enum acl_walk_mode mode;
-	struct acl_walk_stats *stats;
-	struct strbuf path; /* display path of the directory being read */
+	bool by_name;          /* the kernel enforces owner_uid for us (see file_by_name()) */
+	atomic_bool no_xattrat; /* the kernel has no getxattrat(2) */
 
-	bool prefilter;   /* try the one-syscall check on regular files */
-	bool no_getxattrat; /* the kernel has no getxattrat(2) */
-
+	/* out_lock keeps error lines and the progress line whole. */
+	pthread_mutex_t out_lock;
 	bool progress;
 	bool progress_shown;
-	size_t seen;
+	size_t seen; /* the walking thread's only */
 	struct timespec progress_last;
 
-	/* Scratch, too large for the stack. */
+	/* the queue */
+	pthread_mutex_t lock;
+	pthread_cond_t wake; /* a batch was queued, or done was set */
+	struct batch *queue[QUEUE_LEN];
+	size_t head, queued;
+	bool done;
+	bool threaded;
+	pthread_t worker;
+};
+
+/* One thread's own: its counts and scratch, too large for the stack. */
+struct walker {
+	struct walk *w;
+	struct acl_walk_stats stats;
+	bool prefilter; /* try the one-syscall check on regular files */
 	struct xacl cur, want, dcur, dwant;
 	unsigned char xbuf[XACL_MAX_SIZE];
 };
@@ -339,6 +399,7 @@ static int node_chmod(const struct node *n, mode_t mode)
 	return chmod(proc_fd_name(&p, n->fd), mode);
 }
 
+/* Called with out_lock held. */
 static void progress_clear(struct walk *w)
 {
 	static const char clear[] = "\r\033[K";
@@ -349,6 +410,7 @@ static void progress_clear(struct walk *w)
 	}
 }
 
+/* Counts an entry found; only the walking thread calls it. */
 static void progress_tick(struct walk *w)
 {
 	struct timespec now;
@@ -359,34 +421,36 @@ static void progress_tick(struct walk *w)
 	if (!w->progress || w->seen < PROGRESS_AFTER || w->seen % 64)
 		return;
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	if (w->progress_shown &&
+	pthread_mutex_lock(&w->out_lock);
+	if (!w->progress_shown ||
 	    (now.tv_sec - w->progress_last.tv_sec) * 1000000000L +
-			    (now.tv_nsec - w->progress_last.tv_nsec) < PROGRESS_INTERVAL_NS)
-		return;
-	w->progress_last = now;
-	len = snprintf(line, sizeof(line), "\r  %zu entries...", w->seen);
-	write_all(STDERR_FILENO, line, (size_t)len);
-	w->progress_shown = true;
+			    (now.tv_nsec - w->progress_last.tv_nsec) >= PROGRESS_INTERVAL_NS) {
+		w->progress_last = now;
+		len = snprintf(line, sizeof(line), "\r  %zu entries...", w->seen);
+		write_all(STDERR_FILENO, line, (size_t)len);
+		w->progress_shown = true;
+	}
+	pthread_mutex_unlock(&w->out_lock);
 }
 
 /*
  * Reports "cannot WHAT 'dir/name': error" (no ": error" when errnum is 0) and
  * counts it. name may be NULL: the directory itself.
  */
-static void report(struct walk *w, const char *name, const char *what, int errnum)
+static void report(struct walker *t, const char *dir_path, const char *name, const char *what,
+		   int errnum)
 {
-	size_t len = w->path.len;
-	autofree char *shown = NULL;
+	struct walk *w = t->w;
+	size_t len = strlen(dir_path);
+	autofree char *full = NULL, *shown = NULL;
 
-	if (name) {
-		if (!len || w->path.buf[len - 1] != '/')
-			strbuf_addch(&w->path, '/');
-		strbuf_addstr(&w->path, name);
-	}
-	shown = escape_display(strbuf_str(&w->path));
-	w->path.len = len;
-	w->path.buf[len] = '\0';
+	if (!name)
+		full = xstrdup(dir_path);
+	else
+		full = xasprintf("%s%s%s", dir_path, len && dir_path[len - 1] == '/' ? "" : "/", name);
+	shown = escape_display(full);
 
+	pthread_mutex_lock(&w->out_lock);
 	progress_clear(w);
 	if (errnum) {
 		errno = errnum;
@@ -394,14 +458,15 @@ static void report(struct walk *w, const char *name, const char *what, int errnu
 	} else {
 		error("cannot %s '%s'", what, shown);
 	}
-	w->stats->errors++;
+	pthread_mutex_unlock(&w->out_lock);
+	t->stats.errors++;
 }
 
 /*
  * Reads one ACL of n into acl. A missing access ACL is the mode's; a missing
  * default ACL is empty. Returns 0, or an errno.
  */
-static int read_acl(struct walk *w, const struct node *n, const char *xname, mode_t mode,
+static int read_acl(struct walker *t, const struct node *n, const char *xname, mode_t mode,
 		    struct xacl *acl)
 {
 	/*
@@ -409,10 +474,10 @@ static int read_acl(struct walk *w, const struct node *n, const char *xname, mod
 	 * offering 64 KiB every time cost more than the rest of the walk. Most
 	 * ACLs fit in a few entries; ERANGE means offer it all.
 	 */
-	ssize_t size = node_getxattr(n, xname, w->xbuf, XACL_SMALL_SIZE);
+	ssize_t size = node_getxattr(n, xname, t->xbuf, XACL_SMALL_SIZE);
 
 	if (size < 0 && errno == ERANGE)
-		size = node_getxattr(n, xname, w->xbuf, sizeof(w->xbuf));
+		size = node_getxattr(n, xname, t->xbuf, sizeof(t->xbuf));
 	if (size < 0) {
 		if (errno != ENODATA)
 			return errno;
@@ -422,24 +487,24 @@ static int read_acl(struct walk *w, const struct node *n, const char *xname, mod
 			acl->nr = 0;
 		return 0;
 	}
-	if (xacl_decode(acl, w->xbuf, (size_t)size) < 0)
+	if (xacl_decode(acl, t->xbuf, (size_t)size) < 0)
 		return EINVAL;
 	return 0;
 }
 
-static int write_acl(struct walk *w, const struct node *n, const char *xname,
+static int write_acl(struct walker *t, const struct node *n, const char *xname,
 		     const struct xacl *acl)
 {
-	size_t size = xacl_encode(acl, w->xbuf);
+	size_t size = xacl_encode(acl, t->xbuf);
 
-	return node_setxattr(n, xname, w->xbuf, size) < 0 ? errno : 0;
+	return node_setxattr(n, xname, t->xbuf, size) < 0 ? errno : 0;
 }
 
 /* want = cur with group:GID:rwx and the mask recomputed; false when full. */
-static bool grant_access(struct walk *w, const struct xacl *cur, struct xacl *want)
+static bool grant_access(struct walker *t, const struct xacl *cur, struct xacl *want)
 {
 	xacl_copy(want, cur);
-	if (!xacl_set_group(want, w->gid, PERM_RWX))
+	if (!xacl_set_group(want, t->w->gid, PERM_RWX))
 		return false;
 	xacl_fix_mask(want);
 	return true;
@@ -450,8 +515,8 @@ static bool grant_access(struct walk *w, const struct xacl *cur, struct xacl *wa
  * directory). Sets *changed when anything had to be written. Returns 0 or an
  * errno, with *what saying which step failed.
  */
-static int grant_node(struct walk *w, const struct node *n, const struct stat *st, bool *changed,
-		      const char **what)
+static int grant_node(struct walker *t, const struct node *n, const struct stat *st,
+		      bool *changed, const char **what)
 {
 	bool dir = S_ISDIR(st->st_mode);
 	int err;
@@ -469,14 +534,14 @@ static int grant_node(struct walk *w, const struct node *n, const struct stat *s
 	}
 
 	*what = "read the ACL of";
-	err = read_acl(w, n, XATTR_ACCESS, st->st_mode, &w->cur);
+	err = read_acl(t, n, XATTR_ACCESS, st->st_mode, &t->cur);
 	if (err)
 		return err;
 	*what = "set the ACL of";
-	if (!grant_access(w, &w->cur, &w->want))
+	if (!grant_access(t, &t->cur, &t->want))
 		return ENOSPC;
-	if (!xacl_equal(&w->cur, &w->want)) {
-		err = write_acl(w, n, XATTR_ACCESS, &w->want);
+	if (!xacl_equal(&t->cur, &t->want)) {
+		err = write_acl(t, n, XATTR_ACCESS, &t->want);
 		if (err)
 			return err;
 		*changed = true;
@@ -485,19 +550,19 @@ static int grant_node(struct walk *w, const struct node *n, const struct stat *s
 		return 0;
 
 	*what = "read the default ACL of";
-	err = read_acl(w, n, XATTR_DEFAULT, st->st_mode, &w->dcur);
+	err = read_acl(t, n, XATTR_DEFAULT, st->st_mode, &t->dcur);
 	if (err)
 		return err;
-	if (w->dcur.nr)
-		xacl_copy(&w->dwant, &w->dcur);
+	if (t->dcur.nr)
+		xacl_copy(&t->dwant, &t->dcur);
 	else
-		xacl_base_of(&w->dwant, &w->cur);
+		xacl_base_of(&t->dwant, &t->cur);
 	*what = "set the default ACL of";
-	if (!xacl_set_group(&w->dwant, w->gid, PERM_RWX))
+	if (!xacl_set_group(&t->dwant, t->w->gid, PERM_RWX))
 		return ENOSPC;
-	xacl_fix_mask(&w->dwant);
-	if (!xacl_equal(&w->dcur, &w->dwant)) {
-		err = write_acl(w, n, XATTR_DEFAULT, &w->dwant);
+	xacl_fix_mask(&t->dwant);
+	if (!xacl_equal(&t->dcur, &t->dwant)) {
+		err = write_acl(t, n, XATTR_DEFAULT, &t->dwant);
 		if (err)
 			return err;
 		*changed = true;
@@ -514,19 +579,19 @@ static int grant_node(struct walk *w, const struct node *n, const struct stat *s
  * before the grant, and removing it from one that had it would silently change
  * the group of the human's new files.
  */
-static int revoke_node(struct walk *w, const struct node *n, const struct stat *st, bool *changed,
-		       const char **what)
+static int revoke_node(struct walker *t, const struct node *n, const struct stat *st,
+		       bool *changed, const char **what)
 {
 	int err;
 
 	*what = "read the ACL of";
-	err = read_acl(w, n, XATTR_ACCESS, st->st_mode, &w->cur);
+	err = read_acl(t, n, XATTR_ACCESS, st->st_mode, &t->cur);
 	if (err)
 		return err;
 	*what = "set the ACL of";
-	if (xacl_remove_group(&w->cur, w->gid)) {
-		xacl_fix_mask(&w->cur);
-		err = write_acl(w, n, XATTR_ACCESS, &w->cur);
+	if (xacl_remove_group(&t->cur, t->w->gid)) {
+		xacl_fix_mask(&t->cur);
+		err = write_acl(t, n, XATTR_ACCESS, &t->cur);
 		if (err)
 			return err;
 		*changed = true;
@@ -535,14 +600,14 @@ static int revoke_node(struct walk *w, const struct node *n, const struct stat *
 		return 0;
 
 	*what = "read the default ACL of";
-	err = read_acl(w, n, XATTR_DEFAULT, st->st_mode, &w->dcur);
+	err = read_acl(t, n, XATTR_DEFAULT, st->st_mode, &t->dcur);
 	if (err)
 		return err;
 	*what = "set the default ACL of";
-	if (xacl_remove_group(&w->dcur, w->gid)) {
-		if (xacl_has_named(&w->dcur)) {
-			xacl_fix_mask(&w->dcur);
-			err = write_acl(w, n, XATTR_DEFAULT, &w->dcur);
+	if (xacl_remove_group(&t->dcur, t->w->gid)) {
+		if (xacl_has_named(&t->dcur)) {
+			xacl_fix_mask(&t->dcur);
+			err = write_acl(t, n, XATTR_DEFAULT, &t->dcur);
 		} else if (node_removexattr(n, XATTR_DEFAULT) < 0) {
 			err = errno;
 		}
@@ -554,64 +619,165 @@ static int revoke_node(struct walk *w, const struct node *n, const struct stat *
 }
 
 /* Changes one opened entry if it is the owner's, and counts it. */
-static void apply(struct walk *w, const struct node *n, const struct stat *st, const char *name)
+static void apply(struct walker *t, const char *dir_path, const struct node *n,
+		  const struct stat *st, const char *name)
 {
 	bool changed = false;
 	const char *what = "change";
 	int err;
 
-	if (st->st_uid != w->owner_uid) {
-		w->stats->not_owned++;
+	if (st->st_uid != t->w->owner_uid) {
+		t->stats.not_owned++;
 		return;
 	}
-	if (w->mode == ACL_WALK_GRANT)
-		err = grant_node(w, n, st, &changed, &what);
+	if (t->w->mode == ACL_WALK_GRANT)
+		err = grant_node(t, n, st, &changed, &what);
 	else
-		err = revoke_node(w, n, st, &changed, &what);
+		err = revoke_node(t, n, st, &changed, &what);
 	if (err == ENOENT) /* an O_PATH entry unlinked under us */
-		w->stats->skipped++;
+		t->stats.skipped++;
 	else if (err)
-		report(w, name, what, err);
+		report(t, dir_path, name, what, err);
 	else if (changed)
-		w->stats->changed++;
+		t->stats.changed++;
 	else
-		w->stats->unchanged++;
+		t->stats.unchanged++;
+}
+
+/* ---- regular files by name ---- */
+
+static long getxattr_at(int dir_fd, const char *name, const char *xname, void *buf, size_t size)
+{
+	struct xattr_args_v0 args = { .value = (uintptr_t)buf, .size = (uint32_t)size };
+
+	return syscall(SYS_getxattrat, dir_fd, name, AT_SYMLINK_NOFOLLOW, xname, &args,
+		       sizeof(args));
+}
+
+static long setxattr_at(int dir_fd, const char *name, const char *xname, const void *buf,
+			size_t size)
+{
+	struct xattr_args_v0 args = { .value = (uintptr_t)buf, .size = (uint32_t)size };
+
+	return syscall(SYS_setxattrat, dir_fd, name, AT_SYMLINK_NOFOLLOW, xname, &args,
+		       sizeof(args));
+}
+
+enum by_name_result { DONE, BY_FD };
+
+/*
+ * Handles a regular file in 1 to 3 syscalls, without opening it: getxattrat,
+ * and only when a change is needed, fstatat and setxattrat, all with
+ * (dir->fd, name, AT_SYMLINK_NOFOLLOW). Returns BY_FD when the fd route has
+ * to decide (the entry is not a regular file any more, the kernel has no
+ * *xattrat, or something failed that the fd route reports properly).
+ *
+ * Why this is as safe as the fd route: name is a single component (getdents
+ * gives no '/'), looked up in a directory we hold open by fd and reached
+ * without following any symlink, and AT_SYMLINK_NOFOLLOW acts on a symlink
+ * itself (where an ACL xattr fails with EOPNOTSUPP), so only an entry of that
+ * very directory can be touched, never anything outside the tree. Whose entry
+ * it is: the kernel lets only the owner set an ACL, and w->by_name is only set
+ * when we are owner_uid without CAP_FOWNER, so an entry the human does not own
+ * cannot change even if it is swapped in after fstatat (setxattrat fails with
+ * EPERM; the fd route then looks again and counts it as not owned).
+ *
+ * What the name route gives up: the read, the stat and the write may hit
+ * different inodes if the agent swaps names in between, and the second then
+ * gets base entries computed from the first's mode. That gives the agent
+ * nothing it does not have: both are the human's files in the shared tree,
+ * which the agent can already read and write.
+ *
+ * When w->by_name is not set (we run as root, say), only the read is done:
+ * a file whose ACL already is what we would write needs nothing; anything
+ * else goes the fd route, where the decision is made again on the opened fd.
+ * (A file that is already as wanted is counted as unchanged even when it is
+ * not the owner's: nothing would have been written either way.)
+ */
+static enum by_name_result file_by_name(struct walker *t, struct dir_ref *dir, const char *name)
+{
+	struct walk *w = t->w;
+	bool no_acl = false;
+	struct stat st;
+	long size;
+
+	size = getxattr_at(dir->fd, name, XATTR_ACCESS, t->xbuf, XACL_SMALL_SIZE);
+	if (size < 0 && errno == ERANGE)
+		size = getxattr_at(dir->fd, name, XATTR_ACCESS, t->xbuf, sizeof(t->xbuf));
+	if (size < 0) {
+		switch (errno) {
+		case ENODATA:
+			no_acl = true;
+			break;
+		case ENOENT: /* vanished */
+			t->stats.skipped++;
+			return DONE;
+		case ENOSYS:
+			atomic_store(&w->no_xattrat, true);
+			return BY_FD;
+		default: /* EOPNOTSUPP (a symlink now), EACCES...: the fd route tells */
+			return BY_FD;
+		}
+	} else if (xacl_decode(&t->cur, t->xbuf, (size_t)size) < 0) {
+		return BY_FD;
+	}
+
+	/* No ACL at all: nothing to take back. */
+	if (no_acl && w->mode == ACL_WALK_REVOKE) {
+		t->stats.unchanged++;
+		return DONE;
+	}
+	if (!no_acl) {
+		if (w->mode == ACL_WALK_REVOKE ? !xacl_remove_group(&t->cur, w->gid)
+					       : grant_access(t, &t->cur, &t->want) &&
+							 xacl_equal(&t->cur, &t->want)) {
+			t->stats.unchanged++;
+			return DONE;
+		}
+	}
+	if (!w->by_name)
+		return BY_FD;
+
+	if (fstatat(dir->fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+		if (errno == ENOENT) {
+			t->stats.skipped++;
+			return DONE;
+		}
+		return BY_FD;
+	}
+	if (!S_ISREG(st.st_mode)) /* swapped: a symlink is skipped, anything else by fd */
+		return BY_FD;
+	if (st.st_uid != w->owner_uid) {
+		t->stats.not_owned++;
+		return DONE;
+	}
+	if (no_acl)
+		xacl_from_mode(&t->cur, st.st_mode);
+	if (w->mode == ACL_WALK_GRANT) {
+		if (!grant_access(t, &t->cur, &t->want))
+			return BY_FD; /* full: the fd route reports it */
+		xacl_copy(&t->cur, &t->want);
+	} else {
+		xacl_fix_mask(&t->cur); /* the group was removed above */
+	}
+	size = (long)xacl_encode(&t->cur, t->xbuf);
+	if (setxattr_at(dir->fd, name, XATTR_ACCESS, t->xbuf, (size_t)size) < 0) {
+		if (errno == ENOENT) {
+			t->stats.skipped++;
+			return DONE;
+		}
+		/*
+		 * EPERM: someone else's file swapped in after the fstatat, or
+		 * an immutable file of ours; EOPNOTSUPP: a symlink swapped
+		 * in. The fd route tells them apart and reports what is real.
+		 */
+		return BY_FD;
+	}
+	t->stats.changed++;
+	return DONE;
 }
 
 /* ---- the walk ---- */
-
-/*
- * A re-run over a tree that is already as wanted should cost next to nothing,
- * and opening every file is most of the cost. So for a regular file (going by
- * d_type) we first read its access ACL by name, with getxattrat(dir_fd, name,
- * AT_SYMLINK_NOFOLLOW): one syscall, relative to our own directory fd, never
- * following a symlink, and read-only. When that ACL already is what we would
- * write, there is nothing to do. Anything else goes the fd way, where the
- * decision is made again on what the opened fd is: this read only ever saves
- * work, it never decides a write. (A file that is already as wanted is
- * counted as unchanged even when it is not the owner's.)
- *
- * On a tree that needs changes the check would be wasted, so it is only tried
- * while the files before were already as wanted.
- */
-static bool already_as_wanted(struct walk *w, int dir_fd, const char *name)
-{
-	struct xattr_args_v0 args = { .value = (uintptr_t)w->xbuf, .size = XACL_SMALL_SIZE };
-	long size = syscall(SYS_getxattrat, dir_fd, name, AT_SYMLINK_NOFOLLOW, XATTR_ACCESS,
-			    &args, sizeof(args));
-
-	if (size < 0) {
-		if (errno == ENOSYS)
-			w->no_getxattrat = true;
-		/* No ACL at all: nothing to take back, everything to grant. */
-		return errno == ENODATA && w->mode == ACL_WALK_REVOKE;
-	}
-	if (xacl_decode(&w->cur, w->xbuf, (size_t)size) < 0)
-		return false;
-	if (w->mode == ACL_WALK_REVOKE)
-		return !xacl_remove_group(&w->cur, w->gid);
-	return grant_access(w, &w->cur, &w->want) && xacl_equal(&w->cur, &w->want);
-}
 
 enum open_result { OPENED, GONE, FAILED };
 
@@ -622,7 +788,7 @@ enum open_result { OPENED, GONE, FAILED };
  * else, and whatever we may not read, is opened O_PATH, which never opens a
  * device or fifo for real.
  */
-static enum open_result open_entry(struct walk *w, int dir_fd, const char *name,
+static enum open_result open_entry(struct walker *t, const struct dir_ref *dir, const char *name,
 				   unsigned char hint, struct node *n)
 {
 	if (hint == DT_REG || hint == DT_DIR || hint == DT_UNKNOWN) {
@@ -631,9 +797,9 @@ static enum open_result open_entry(struct walk *w, int dir_fd, const char *name,
 		if (hint == DT_DIR)
 			flags |= O_DIRECTORY;
 		/* O_NOATIME: the walk should not look like the human read everything. */
-		n->fd = openat(dir_fd, name, flags | O_NOATIME);
+		n->fd = openat(dir->fd, name, flags | O_NOATIME);
 		if (n->fd < 0 && errno == EPERM)
-			n->fd = openat(dir_fd, name, flags);
+			n->fd = openat(dir->fd, name, flags);
 		if (n->fd >= 0) {
 			n->is_path = false;
 			return OPENED;
@@ -646,28 +812,28 @@ static enum open_result open_entry(struct walk *w, int dir_fd, const char *name,
 		case EMFILE:
 		case ENFILE:
 		case ENOMEM:
-			report(w, name, "open", errno);
+			report(t, dir->path, name, "open", errno);
 			return FAILED;
 		default: /* EACCES, ENXIO, a lease...: the inode is still reachable */
 			break;
 		}
 	}
-	n->fd = openat(dir_fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	n->fd = openat(dir->fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 	if (n->fd >= 0) {
 		n->is_path = true;
 		return OPENED;
 	}
 	if (errno == ENOENT)
 		return GONE;
-	report(w, name, "open", errno);
+	report(t, dir->path, name, "open", errno);
 	return FAILED;
 }
 
 /*
- * Visits one directory entry. Returns a readable fd of it when it is a
+ * Visits one directory entry by fd. Returns a readable fd of it when it is a
  * directory to descend into, else -1.
  */
-static int visit(struct walk *w, int dir_fd, const char *name, unsigned char hint)
+static int visit(struct walker *t, const struct dir_ref *dir, const char *name, unsigned char hint)
 {
 	autoclose int fd = -1;
 	struct node n;
@@ -675,21 +841,13 @@ static int visit(struct walk *w, int dir_fd, const char *name, unsigned char hin
 	size_t unchanged;
 	int sub_fd;
 
-	progress_tick(w);
 	if (hint == DT_LNK) { /* never followed; no need to open it to know */
-		w->stats->skipped++;
+		t->stats.skipped++;
 		return -1;
 	}
-	if (hint == DT_REG && w->prefilter && !w->no_getxattrat) {
-		if (already_as_wanted(w, dir_fd, name)) {
-			w->stats->unchanged++;
-			return -1;
-		}
-		w->prefilter = false;
-	}
-	switch (open_entry(w, dir_fd, name, hint, &n)) {
+	switch (open_entry(t, dir, name, hint, &n)) {
 	case GONE:
-		w->stats->skipped++;
+		t->stats.skipped++;
 		return -1;
 	case FAILED:
 		return -1;
@@ -698,17 +856,18 @@ static int visit(struct walk *w, int dir_fd, const char *name, unsigned char hin
 	}
 	fd = n.fd;
 	if (fstat(fd, &st) < 0) {
-		report(w, name, "stat", errno);
+		report(t, dir->path, name, "stat", errno);
 		return -1;
 	}
 	if (S_ISLNK(st.st_mode)) { /* only with O_PATH: the link itself */
-		w->stats->skipped++;
+		t->stats.skipped++;
 		return -1;
 	}
-	unchanged = w->stats->unchanged;
-	apply(w, &n, &st, name);
+	unchanged = t->stats.unchanged;
+	apply(t, dir->path, &n, &st, name);
+	/* The read-only check pays while the files before were already as wanted. */
 	if (hint == DT_REG)
-		w->prefilter = w->stats->unchanged != unchanged;
+		t->prefilter = t->stats.unchanged != unchanged;
 	if (!S_ISDIR(st.st_mode))
 		return -1;
 	if (!n.is_path)
@@ -716,22 +875,183 @@ static int visit(struct walk *w, int dir_fd, const char *name, unsigned char hin
 
 	/* "." of the O_PATH fd is the same directory, now opened for reading. */
 	sub_fd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (sub_fd < 0 && (st.st_uid == w->owner_uid || errno != EACCES))
-		report(w, name, "read directory", errno);
+	if (sub_fd < 0 && (st.st_uid == t->w->owner_uid || errno != EACCES))
+		report(t, dir->path, name, "read directory", errno);
 	/* The agent's unreadable directories hold nothing we could reach. */
 	return sub_fd;
 }
 
+/*
+ * A regular file (going by d_type), in either thread. One that turned into a
+ * directory since getdents has its own ACL set but is not descended into:
+ * only the walking thread descends, and only the agent swaps entries mid-walk.
+ */
+static void visit_file(struct walker *t, struct dir_ref *dir, const char *name)
+{
+	int sub_fd;
+
+	if ((t->w->by_name || t->prefilter) && !atomic_load(&t->w->no_xattrat) &&
+	    file_by_name(t, dir, name) == DONE)
+		return;
+	sub_fd = visit(t, dir, name, DT_REG);
+	if (sub_fd >= 0)
+		close(sub_fd);
+}
+
+static struct dir_ref *dir_ref_new(int fd, const char *path)
+{
+	struct dir_ref *d = xmalloc(sizeof(*d));
+
+	d->fd = fd;
+	d->path = xstrdup(path);
+	atomic_init(&d->refs, 1);
+	return d;
+}
+
+static struct dir_ref *dir_ref_get(struct dir_ref *d)
+{
+	atomic_fetch_add(&d->refs, 1);
+	return d;
+}
+
+static void dir_ref_put(struct dir_ref *d)
+{
+	if (atomic_fetch_sub(&d->refs, 1) != 1)
+		return;
+	close(d->fd);
+	free(d->path);
+	free(d);
+}
+
+/* ---- the queue ---- */
+
+/*
+ * The walking thread reads directories and fills batches of regular-file
+ * names; a full batch goes into a queue of QUEUE_LEN that the worker empties.
+ * When the queue is full the walking thread does the batch itself, so both
+ * threads stay busy and neither ever waits for the other, except the worker
+ * for work and the walking thread for the worker's last batch at the end.
+ */
+static void run_batch(struct walker *t, struct batch *b)
+{
+	const char *name = b->names;
+
+	for (size_t i = 0; i < b->nr; i++) {
+		visit_file(t, b->dir, name);
+		name += strlen(name) + 1;
+	}
+	dir_ref_put(b->dir);
+	free(b);
+}
+
+static void submit(struct walker *t, struct batch *b)
+{
+	struct walk *w = t->w;
+
+	if (w->threaded) {
+		pthread_mutex_lock(&w->lock);
+		if (w->queued < QUEUE_LEN) {
+			w->queue[(w->head + w->queued++) % QUEUE_LEN] = b;
+			pthread_cond_signal(&w->wake);
+			b = NULL;
+		}
+		pthread_mutex_unlock(&w->lock);
+	}
+	if (b)
+		run_batch(t, b);
+}
+
+/* The next queued batch; NULL once done is set and nothing is left. */
+static struct batch *take(struct walk *w, bool wait)
+{
+	struct batch *b = NULL;
+
+	pthread_mutex_lock(&w->lock);
+	while (wait && !w->queued && !w->done)
+		pthread_cond_wait(&w->wake, &w->lock);
+	if (w->queued) {
+		b = w->queue[w->head];
+		w->head = (w->head + 1) % QUEUE_LEN;
+		w->queued--;
+	}
+	pthread_mutex_unlock(&w->lock);
+	return b;
+}
+
+static void *worker_main(void *arg)
+{
+	struct walker *t = arg;
+	struct batch *b;
+
+	while ((b = take(t->w, true)))
+		run_batch(t, b);
+	return NULL;
+}
+
+/* Starts the worker; on failure the walking thread simply does it all. */
+static void start_worker(struct walk *w, struct walker *t)
+{
+	sigset_t all, old;
+
+	/* Signals stay with the caller's thread, as without the worker. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	w->threaded = !pthread_create(&w->worker, NULL, worker_main, t);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+static void stop_worker(struct walk *w, struct walker *self)
+{
+	struct batch *b;
+
+	if (!w->threaded)
+		return;
+	while ((b = take(w, false))) /* help with what is left */
+		run_batch(self, b);
+	pthread_mutex_lock(&w->lock);
+	w->done = true;
+	pthread_cond_broadcast(&w->wake);
+	pthread_mutex_unlock(&w->lock);
+	pthread_join(w->worker, NULL);
+	w->threaded = false;
+}
+
+/* Adds a regular file's name to f's batch, handing the batch out when full. */
+static void add_file(struct walker *t, struct frame *f, const char *name)
+{
+	size_t len = strlen(name) + 1;
+	struct batch *b = f->batch;
+
+	if (b && (b->nr == BATCH_FILES || b->used + len > sizeof(b->names))) {
+		submit(t, b);
+		b = f->batch = NULL;
+	}
+	if (!b) {
+		b = f->batch = xmalloc(sizeof(*b));
+		b->dir = dir_ref_get(f->dir);
+		b->nr = b->used = 0;
+	}
+	memcpy(b->names + b->used, name, len);
+	b->used += len;
+	b->nr++;
+}
+
+static void flush_files(struct walker *t, struct frame *f)
+{
+	if (f->batch)
+		submit(t, steal_pointer(&f->batch));
+}
+
 /* The next record of f, reading more when needed; NULL at the end. */
-static struct dirent64 *next_dirent(struct walk *w, struct frame *f)
+static struct dirent64 *next_dirent(struct walker *t, struct frame *f)
 {
 	struct dirent64 *d;
 
 	if (f->pos >= f->len) {
-		ssize_t len = getdents64(f->fd, f->buf, DIRENT_BUF_SIZE);
+		ssize_t len = getdents64(f->dir->fd, f->buf, DIRENT_BUF_SIZE);
 
 		if (len < 0)
-			report(w, NULL, "read directory", errno);
+			report(t, f->dir->path, NULL, "read directory", errno);
 		if (len <= 0)
 			return NULL;
 		f->len = (size_t)len;
@@ -742,83 +1062,129 @@ static struct dirent64 *next_dirent(struct walk *w, struct frame *f)
 	return d;
 }
 
-static void push(struct walk *w, struct frame **stack, size_t *nr, size_t *alloc, int fd,
-		 const char *name)
+static void push(struct strbuf *path, struct frame **stack, size_t *nr,
+		 size_t *alloc, int fd, const char *name)
 {
 	struct frame *f;
 
 	if (name) {
-		if (!w->path.len || w->path.buf[w->path.len - 1] != '/')
-			strbuf_addch(&w->path, '/');
-		strbuf_addstr(&w->path, name);
+		if (!path->len || path->buf[path->len - 1] != '/')
+			strbuf_addch(path, '/');
+		strbuf_addstr(path, name);
 	}
 	ALLOC_GROW(*stack, *nr, *alloc);
 	f = &(*stack)[(*nr)++];
-	f->fd = fd;
-	f->path_len = w->path.len;
+	f->dir = dir_ref_new(fd, strbuf_str(path));
+	f->path_len = path->len;
+	f->batch = NULL;
 	f->buf = xmalloc(DIRENT_BUF_SIZE);
 	f->pos = f->len = 0;
 }
 
-static void pop(struct walk *w, struct frame *stack, size_t *nr)
+static void pop(struct walker *t, struct strbuf *path, struct frame *stack, size_t *nr)
 {
 	struct frame *f = &stack[--(*nr)];
 
-	close(f->fd);
+	flush_files(t, f);
+	dir_ref_put(f->dir);
 	free(f->buf);
 	if (*nr) {
-		w->path.len = stack[*nr - 1].path_len;
-		w->path.buf[w->path.len] = '\0';
+		path->len = stack[*nr - 1].path_len;
+		path->buf[path->len] = '\0';
 	}
 }
 
-static void walk_tree(struct walk *w, int root_fd)
+static void walk_tree(struct walker *t, struct walker *other, int root_fd, const char *root_path)
 {
+	struct walk *w = t->w;
+	struct strbuf path = STRBUF_INIT;
 	autofree struct frame *stack = NULL;
 	size_t nr = 0, alloc = 0;
 
-	push(w, &stack, &nr, &alloc, root_fd, NULL);
+	strbuf_addstr(&path, root_path);
+	push(&path, &stack, &nr, &alloc, root_fd, NULL);
 	while (nr) {
 		struct frame *f = &stack[nr - 1];
-		struct dirent64 *d = next_dirent(w, f);
+		struct dirent64 *d = next_dirent(t, f);
 		int sub_fd;
 
 		if (!d) {
-			pop(w, stack, &nr);
+			pop(t, &path, stack, &nr);
 			continue;
 		}
 		if (!strcmp(d->d_name, ".") || !strcmp(d->d_name, ".."))
 			continue;
-		sub_fd = visit(w, f->fd, d->d_name, d->d_type);
+		progress_tick(w);
+		if (other && !w->threaded && w->seen == THREAD_AFTER)
+			start_worker(w, other);
+		if (d->d_type == DT_REG) {
+			add_file(t, f, d->d_name);
+			continue;
+		}
+		sub_fd = visit(t, f->dir, d->d_name, d->d_type);
 		if (sub_fd < 0)
 			continue;
 		if (nr >= MAX_DEPTH) {
-			report(w, d->d_name, "descend more than " STR(MAX_DEPTH) " levels, into", 0);
+			report(t, f->dir->path, d->d_name,
+			       "descend more than " STR(MAX_DEPTH) " levels, into", 0);
 			close(sub_fd);
 			continue;
 		}
-		push(w, &stack, &nr, &alloc, sub_fd, d->d_name);
+		/* Its files go out now, not after the whole subtree. */
+		flush_files(t, f);
+		push(&path, &stack, &nr, &alloc, sub_fd, d->d_name);
 	}
+	strbuf_release(&path);
+}
+
+/*
+ * True when the kernel itself refuses an ACL on anything owner_uid does not
+ * own: we are owner_uid, and hold no CAP_FOWNER (which would override it).
+ */
+static bool kernel_checks_owner(uid_t owner_uid)
+{
+	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3];
+
+	if (geteuid() != owner_uid || syscall(SYS_capget, &hdr, data) < 0)
+		return false;
+	return !(data[CAP_TO_INDEX(CAP_FOWNER)].effective & CAP_TO_MASK(CAP_FOWNER));
+}
+
+static void stats_add(struct acl_walk_stats *sum, const struct acl_walk_stats *s)
+{
+	sum->changed += s->changed;
+	sum->unchanged += s->unchanged;
+	sum->not_owned += s->not_owned;
+	sum->skipped += s->skipped;
+	sum->errors += s->errors;
 }
 
 int acl_walk(int dir_fd, const char *display_path, gid_t gid, uid_t owner_uid,
 	     enum acl_walk_mode mode, bool progress, struct acl_walk_stats *stats)
 {
-	autofree struct walk *w = xcalloc(1, sizeof(*w));
+	struct walk w = {
+		.gid = gid,
+		.owner_uid = owner_uid,
+		.mode = mode,
+		.by_name = kernel_checks_owner(owner_uid),
+		.out_lock = PTHREAD_MUTEX_INITIALIZER,
+		.progress = progress && isatty(STDERR_FILENO),
+		.lock = PTHREAD_MUTEX_INITIALIZER,
+		.wake = PTHREAD_COND_INITIALIZER,
+	};
+	autofree struct walker *t = xcalloc(2, sizeof(*t));
 	struct rlimit old_nofile, nofile;
 	bool raised = false;
 	struct node root;
 	struct stat st;
 	int root_fd;
 
-	memset(stats, 0, sizeof(*stats));
-	w->gid = gid;
-	w->owner_uid = owner_uid;
-	w->mode = mode;
-	w->stats = stats;
-	w->progress = progress && isatty(STDERR_FILENO);
-	w->prefilter = true;
-	strbuf_addstr(&w->path, display_path);
+	atomic_init(&w.no_xattrat, false);
+	for (int i = 0; i < 2; i++) {
+		t[i].w = &w;
+		t[i].prefilter = true;
+	}
 
 	/* Every level of the tree holds an fd open. */
 	if (!getrlimit(RLIMIT_NOFILE, &old_nofile) && old_nofile.rlim_cur < old_nofile.rlim_max) {
@@ -830,22 +1196,27 @@ int acl_walk(int dir_fd, const char *display_path, gid_t gid, uid_t owner_uid,
 	/* Our own open file description, so that reading it moves no offset of the caller's. */
 	root_fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (root_fd < 0) {
-		report(w, NULL, "read directory", errno);
+		report(&t[0], display_path, NULL, "read directory", errno);
 	} else if (fstat(root_fd, &st) < 0) {
-		report(w, NULL, "stat", errno);
+		report(&t[0], display_path, NULL, "stat", errno);
 		close(root_fd);
 	} else {
 		root.fd = root_fd;
 		root.is_path = false;
-		progress_tick(w);
-		apply(w, &root, &st, NULL);
-		walk_tree(w, root_fd);
+		progress_tick(&w);
+		apply(&t[0], display_path, &root, &st, NULL);
+		walk_tree(&t[0], &t[1], root_fd, display_path);
+		stop_worker(&w, &t[0]);
 	}
 
-	progress_clear(w);
-	strbuf_release(&w->path);
+	pthread_mutex_lock(&w.out_lock);
+	progress_clear(&w);
+	pthread_mutex_unlock(&w.out_lock);
 	if (raised)
 		setrlimit(RLIMIT_NOFILE, &old_nofile);
+	memset(stats, 0, sizeof(*stats));
+	stats_add(stats, &t[0].stats);
+	stats_add(stats, &t[1].stats);
 	return stats->errors ? -1 : 0;
 }
 

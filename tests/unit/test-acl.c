@@ -17,6 +17,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <grp.h>
 #include <sys/wait.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -29,6 +30,7 @@
 
 #define TEST_GID 4242
 #define OTHER_UID 4343
+#define WALKER_UID 4545 /* who walks, when the test runs as root */
 
 #define FILE_ACL "user::rw-,group::r--,group:4242:rwx,mask::rwx,other::r--"
 #define DIR_ACL "user::rwx,group::r-x,group:4242:rwx,mask::rwx,other::r-x"
@@ -461,6 +463,260 @@ static void test_race_swap_to_symlink(void **state)
 	assert_false(secret_touched(fx));
 }
 
+/*
+ * A big tree, so that the second thread starts: every entry is counted once,
+ * in exactly one of the stats, and every file got (and lost) the entry.
+ */
+static void test_threaded_walk_large_tree(void **state)
+{
+	struct fixture *fx = fixture_or_skip(state);
+	struct acl_walk_stats stats;
+	size_t entries = 1, owned = 1, links = 0, theirs = 0;
+	bool root = geteuid() == 0;
+
+	make_dir(fx, "big", 0755);
+	for (int d = 0; d < 30; d++) {
+		autofree char *dir = xasprintf("big/d%d", d);
+
+		make_dir(fx, dir, 0755);
+		entries++, owned++;
+		for (int f = 0; f < 100; f++) {
+			autofree char *file = xasprintf("big/d%d/f%d", d, f);
+
+			make_file(fx, file, 0644);
+			entries++, owned++;
+		}
+		autofree char *link_rel = xasprintf("big/d%d/link", d);
+		autofree char *link = path_of(fx, link_rel);
+
+		assert_int_equal(symlink("f0", link), 0);
+		entries++, links++;
+		if (root) {
+			autofree char *their = xasprintf("big/d%d/theirs", d);
+			autofree char *their_path = path_of(fx, their);
+
+			make_file(fx, their, 0644);
+			assert_int_equal(chown(their_path, OTHER_UID, OTHER_UID), 0);
+			entries++, theirs++;
+		}
+	}
+
+	assert_int_equal(walk(fx, "big", ACL_WALK_GRANT, &stats), 0);
+	assert_int_equal(stats.changed, owned);
+	assert_int_equal(stats.not_owned, theirs);
+	assert_int_equal(stats.skipped, links);
+	assert_int_equal(stats.changed + stats.unchanged + stats.not_owned + stats.skipped, entries);
+	for (int d = 0; d < 30; d++) {
+		for (int f = 0; f < 100; f += 7) {
+			autofree char *file = xasprintf("big/d%d/f%d", d, f);
+			autofree char *acl = acl_text(fx, file, ACL_TYPE_ACCESS);
+
+			assert_string_equal(acl, FILE_ACL);
+		}
+		if (root) {
+			autofree char *rel = xasprintf("big/d%d/theirs", d);
+			autofree char *their = path_of(fx, rel);
+
+			assert_false(has_acl_xattr(their));
+		}
+	}
+
+	assert_int_equal(walk(fx, "big", ACL_WALK_GRANT, &stats), 0);
+	assert_int_equal(stats.changed, 0);
+	assert_int_equal(stats.changed + stats.unchanged + stats.not_owned + stats.skipped, entries);
+
+	assert_int_equal(walk(fx, "big", ACL_WALK_REVOKE, &stats), 0);
+	assert_int_equal(stats.changed, owned);
+	assert_int_equal(stats.changed + stats.unchanged + stats.not_owned + stats.skipped, entries);
+	for (int d = 0; d < 30; d++) {
+		autofree char *rel = xasprintf("big/d%d/f%d", d, d);
+		autofree char *file = path_of(fx, rel);
+
+		assert_false(has_acl_xattr(file));
+	}
+}
+
+/*
+ * Regular files are changed by name (getxattrat/setxattrat) when the walk
+ * runs as the files' owner without CAP_FOWNER, so these tests walk as an
+ * ordinary uid: as WALKER_UID in a child when the test runs as root.
+ */
+static uid_t chown_to;
+
+static int chown_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return lchown(path, chown_to, chown_to);
+}
+
+static void chown_tree(struct fixture *fx, uid_t uid)
+{
+	chown_to = uid;
+	assert_int_equal(nftw(fx->dir, chown_entry, 64, FTW_PHYS), 0);
+}
+
+/* Runs fn as an ordinary uid; returns what it returned (0 is success). */
+static int as_walker(struct fixture *fx, int (*fn)(struct fixture *fx))
+{
+	int status;
+	pid_t pid;
+
+	if (geteuid() != 0)
+		return fn(fx);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		if (setgroups(0, NULL) || setresgid(WALKER_UID, WALKER_UID, WALKER_UID) ||
+		    setresuid(WALKER_UID, WALKER_UID, WALKER_UID))
+			_exit(99);
+		_exit(fn(fx));
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	return WEXITSTATUS(status);
+}
+
+static pid_t start_exchanger(struct fixture *fx, const char *a, const char *b)
+{
+	pid_t pid = fork();
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		int tree = openat(fx->fd, "tree", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+		for (;;)
+			renameat2(tree, a, tree, b, RENAME_EXCHANGE);
+	}
+	return pid;
+}
+
+static bool key_touched(struct fixture *fx)
+{
+	autofree char *key = path_of(fx, "secret/key");
+
+	return has_acl_xattr(key) || mode_of(fx, "secret/key") != (S_IFREG | 0600);
+}
+
+/* Many walks racing the exchanger; 1 when secret/key was ever touched. */
+static int walks_against_file_link_swap(struct fixture *fx)
+{
+	struct acl_walk_stats stats;
+
+	for (int i = 0; i < 3000; i++) {
+		walk(fx, "tree", i % 2 ? ACL_WALK_REVOKE : ACL_WALK_GRANT, &stats);
+		if (key_touched(fx))
+			return 1;
+		if (stats.changed + stats.unchanged + stats.not_owned + stats.skipped +
+			    stats.errors != 3)
+			return 2;
+	}
+	return 0;
+}
+
+/*
+ * The agent swaps a regular file of the tree for a symlink to a file of the
+ * human's outside it (of the same owner: only the walk's own care stops this)
+ * between getdents and the write. The ACL must never land outside.
+ */
+static void test_name_route_file_swapped_for_symlink(void **state)
+{
+	struct fixture *fx = fixture_or_skip(state);
+	autofree char *key = path_of(fx, "secret/key");
+	autofree char *file = path_of(fx, "tree/file");
+	autofree char *link = path_of(fx, "tree/link");
+	bool attack_worked = false;
+	acl_t acl;
+	pid_t pid;
+
+	make_dir(fx, "secret", 0700);
+	make_file(fx, "secret/key", 0600);
+	make_dir(fx, "tree", 0755);
+	make_file(fx, "tree/file", 0644);
+	assert_int_equal(symlink(key, link), 0);
+
+	/* Without the defence: a path-following setfacl on tree/file. */
+	acl = acl_from_text("u::rw,g::r,g:4242:rwx,m::rwx,o::-");
+	pid = start_exchanger(fx, "file", "link");
+	for (int i = 0; i < 100000 && !attack_worked; i++) {
+		acl_set_file(file, ACL_TYPE_ACCESS, acl);
+		attack_worked = key_touched(fx);
+	}
+	stop_swapper(pid);
+	acl_free(acl);
+	assert_true(attack_worked);
+	removexattr(key, "system.posix_acl_access");
+	assert_int_equal(chmod(key, 0600), 0);
+	assert_false(key_touched(fx));
+
+	/* With it. */
+	if (geteuid() == 0)
+		chown_tree(fx, WALKER_UID);
+	pid = start_exchanger(fx, "file", "link");
+	int rc = as_walker(fx, walks_against_file_link_swap);
+	stop_swapper(pid);
+	assert_int_equal(rc, 0);
+	assert_false(key_touched(fx));
+}
+
+/* Many walks racing the exchanger of mine and theirs, as WALKER_UID. */
+static int walks_against_owner_swap(struct fixture *fx)
+{
+	autofree char *theirs = path_of(fx, "tree/theirs");
+	autoclose int their_fd = open(theirs, O_RDONLY | O_CLOEXEC);
+	struct acl_walk_stats stats;
+	struct stat st;
+	char buf[256];
+
+	/* The exchanger runs already: the other name holds their file now. */
+	if (their_fd >= 0 && !fstat(their_fd, &st) && st.st_uid != OTHER_UID) {
+		autofree char *mine = path_of(fx, "tree/mine");
+
+		close(their_fd);
+		their_fd = open(mine, O_RDONLY | O_CLOEXEC);
+	}
+	if (their_fd < 0 || fstat(their_fd, &st) || st.st_uid != OTHER_UID)
+		return 3;
+	for (int i = 0; i < 3000; i++) {
+		if (walk(fx, "tree", i % 2 ? ACL_WALK_REVOKE : ACL_WALK_GRANT, &stats) < 0)
+			return 1; /* an EPERM reported as an error */
+		if (stats.changed + stats.unchanged + stats.not_owned + stats.skipped != 3)
+			return 2;
+		if (fgetxattr(their_fd, "system.posix_acl_access", buf, sizeof(buf)) >= 0)
+			return 4;
+	}
+	return 0;
+}
+
+/*
+ * The agent swaps someone else's file in for one of the human's between the
+ * stat and the write: the kernel refuses the write (EPERM), which is neither
+ * an error nor a change, and the other file keeps no ACL.
+ */
+static void test_name_route_not_owned_swapped_in(void **state)
+{
+	struct fixture *fx = fixture_or_skip(state);
+	autofree char *theirs = path_of(fx, "tree/theirs");
+	pid_t pid;
+	int rc;
+
+	if (geteuid() != 0) {
+		print_message("# needs root to chown: skipped\n");
+		skip();
+	}
+	make_dir(fx, "tree", 0755);
+	make_file(fx, "tree/mine", 0644);
+	make_file(fx, "tree/theirs", 0644);
+	chown_tree(fx, WALKER_UID);
+	assert_int_equal(chown(theirs, OTHER_UID, OTHER_UID), 0);
+
+	pid = start_exchanger(fx, "mine", "theirs");
+	rc = as_walker(fx, walks_against_owner_swap);
+	stop_swapper(pid);
+	assert_int_equal(rc, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -473,6 +729,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_symlinks_not_followed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_special_files, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_race_swap_to_symlink, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_threaded_walk_large_tree, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_name_route_file_swapped_for_symlink, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_name_route_not_owned_swapped_in, setup,
+						teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
