@@ -95,9 +95,7 @@ struct xattr_args_v0 {
 #define PROGRESS_INTERVAL_NS 100000000L
 
 /* A second thread only pays once the tree is this large. */
-#ifndef THREAD_AFTER
 #define THREAD_AFTER 1000
-#endif
 #define BATCH_FILES 64
 #define BATCH_NAMES_SIZE 4096 /* at least one NAME_MAX name and its NUL */
 #define QUEUE_LEN 4

@@ -697,7 +697,7 @@ static int walks_against_owner_swap(struct fixture *fx)
 static void test_name_route_not_owned_swapped_in(void **state)
 {
 	struct fixture *fx = fixture_or_skip(state);
-	autofree char *theirs = path_of(fx, "tree/theirs");
+	autofree char *theirs = NULL;
 	pid_t pid;
 	int rc;
 
@@ -705,6 +705,7 @@ static void test_name_route_not_owned_swapped_in(void **state)
 		print_message("# needs root to chown: skipped\n");
 		skip();
 	}
+	theirs = path_of(fx, "tree/theirs");
 	make_dir(fx, "tree", 0755);
 	make_file(fx, "tree/mine", 0644);
 	make_file(fx, "tree/theirs", 0644);
