@@ -62,7 +62,7 @@ teardown() {
 		as_human au mount remove "$(human_home)/$HUMAN_REPO_NAME" >/dev/null 2>&1 || true
 	fi
 	rm -rf -- "$(human_home)/$HUMAN_REPO_NAME" "$(human_home)/.gitconfig" "$(human_home)"/stty.*
-	rm -rf -- /home/agent/project-wt /home/agent/.cache/x
+	rm -rf -- /home/agent/project-wt /home/agent/.cache/x /home/agent/.codex
 	if getent passwd bob >/dev/null; then
 		as_human au delete -a bob --delete-home --yes >/dev/null 2>&1 || true
 	fi
@@ -216,6 +216,16 @@ changed"
 	assert_success
 }
 
+@test "a user.name in the repository's own config wins over the agent's identity" {
+	make_shared_repo
+	as_human git -C "$(human_home)/$HUMAN_REPO_NAME" config user.name "Alice At Work"
+	in_project au run sh -c 'git commit -q --allow-empty -m "by the agent"'
+
+	# As git does it, and as the README says.
+	run --separate-stderr in_project git log -1 --format=%an
+	assert_output "Alice At Work"
+}
+
 @test "the agent cannot write alice's git hooks, .git/config, .envrc or .vscode, and still commits" {
 	as_human sh -ec '
 		mkdir ~/project && cd ~/project
@@ -301,6 +311,22 @@ agent"
 	assert_output --regexp '^codex-cli [0-9]+\.[0-9]+\.[0-9]+'
 }
 
+@test "alice signs Codex in with her API key on standard input, and au keeps no copy" {
+	require_agent_tools
+
+	run --separate-stderr as_human sh -c \
+		'export OPENAI_API_KEY=sk-au-test; printenv OPENAI_API_KEY | au run -- codex login --with-api-key'
+	assert_success
+	# Codex says it on standard error.
+	run as_human au run -- codex login status
+	assert_success
+	assert_output --partial "API key configured"
+	run grep -c sk-au-test /home/agent/.codex/auth.json
+	assert_output 1
+	run grep -c sk-au-test "$(human_config)"
+	assert_output 0
+}
+
 # --- Full-screen programs through au's pty, in tmux ----------------------------------------
 
 # tmux_as_human ARGS...: tmux on alice's own server.
@@ -368,6 +394,13 @@ tui_story() {
 @test "au run -- claude in alice's terminal: Claude Code's first screen, then a clean quit" {
 	require_agent_tools
 	tui_story "au run -- claude" 'Welcome to Claude Code|Choose the text style|Select login method'
+}
+
+@test "as the README says: in ~/project, au run -- claude --dangerously-skip-permissions" {
+	require_agent_tools
+	make_shared_repo
+	tui_story "cd ~/project && au run -- claude --dangerously-skip-permissions" \
+		'Welcome to Claude Code|Choose the text style|Select login method'
 }
 
 @test "au run -- codex in alice's terminal: Codex's first screen, then a clean quit" {
