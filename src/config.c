@@ -23,7 +23,7 @@ const char *const default_protected_paths[] = {
 };
 
 /* strbuf_detach() of an empty strbuf does not write the NUL: make sure it is there. */
-static char *detach(struct strbuf *sb)
+static char *config_detach(struct strbuf *sb)
 {
 	strbuf_add(sb, "", 0);
 	return strbuf_detach(sb);
@@ -56,7 +56,7 @@ static int schema_fail(struct schema *s, struct toml_pos pos, const char *fmt, .
 	va_start(ap, fmt);
 	strbuf_vaddf(&sb, fmt, ap);
 	va_end(ap);
-	s->err = detach(&sb);
+	s->err = config_detach(&sb);
 	return -1;
 }
 
@@ -446,7 +446,7 @@ char *config_format(const struct config *cfg)
 		sb.len--;
 	strbuf_grow(&sb, 0);
 	sb.buf[sb.len] = '\0';
-	return detach(&sb);
+	return config_detach(&sb);
 }
 
 /* mkdir -p, new folders private: ~/.config holds more than our file. */

@@ -732,8 +732,10 @@ static void test_mutation_fuzz(void **state)
 				if (sb.len) {
 					const char *eol = memchr(sb.buf + at, '\n', sb.len - at);
 					size_t n = eol ? (size_t)(eol - sb.buf - at) + 1 : sb.len - at;
-					autofree char *copy = xstrndup(sb.buf + at, n);
+					/* A copy: sb.buf may move as it grows. */
+					autofree char *copy = xmalloc(n);
 
+					memcpy(copy, sb.buf + at, n);
 					strbuf_add(&sb, copy, n);
 				}
 				break;
