@@ -57,11 +57,14 @@ setup() {
 
 # Only what a test made: the agents live on for the next test of this file.
 teardown() {
+	local home
+	home=$(human_home)
+
 	as_human tmux -L "$TMUX_SOCKET" kill-server >/dev/null 2>&1 || true
-	if [[ -d $(human_home)/$HUMAN_REPO_NAME ]]; then
-		as_human au mount remove "$(human_home)/$HUMAN_REPO_NAME" >/dev/null 2>&1 || true
+	if [[ -d ${home:?}/$HUMAN_REPO_NAME ]]; then
+		as_human au mount remove "$home/$HUMAN_REPO_NAME" >/dev/null 2>&1 || true
 	fi
-	rm -rf -- "$(human_home)/$HUMAN_REPO_NAME" "$(human_home)/.gitconfig" "$(human_home)"/stty.*
+	rm -rf -- "${home:?}/$HUMAN_REPO_NAME" "$home/.gitconfig" "$home"/stty.*
 	rm -rf -- /home/agent/project-wt /home/agent/.cache/x /home/agent/.codex
 	if getent passwd bob >/dev/null; then
 		as_human au delete -a bob --delete-home --yes >/dev/null 2>&1 || true
@@ -371,7 +374,7 @@ wait_for_file() {
 
 # A TUI on au's pty shows its screen, quits on Ctrl-C, and alice's terminal is as it was.
 tui_story() {
-	local command=$1 screen_regex=$2 i
+	local command=$1 screen_regex=$2 _
 
 	start_terminal
 	type_line 'stty -g >~/stty.before'
@@ -379,7 +382,7 @@ tui_story() {
 	wait_for_screen "$screen_regex" 60
 	# Claude Code and Codex quit on Ctrl-C (Claude asks for it twice); one that has
 	# quit already leaves these to alice's shell, which ignores them.
-	for i in 1 2 3; do
+	for _ in 1 2 3; do
 		grep -q au-returned-42 <<<"$(tmux_as_human capture-pane -p -t s)" && break
 		tmux_as_human send-keys -t s C-c
 		sleep 1
