@@ -661,14 +661,39 @@ static long setxattr_at(int dir_fd, const char *name, const char *xname, const v
 		       sizeof(args));
 }
 
-enum by_name_result { DONE, BY_FD };
+enum by_name_result { DONE, BY_FD, MINE };
+
+/*
+ * Stats name for file_by_name(): MINE for a regular file of owner_uid's;
+ * DONE, counted, for one that vanished or is someone else's; BY_FD for
+ * anything else (a symlink, a directory swapped in...).
+ */
+static enum by_name_result stat_own_file(struct walker *t, const struct dir_ref *dir,
+					 const char *name, struct stat *st)
+{
+	if (fstatat(dir->fd, name, st, AT_SYMLINK_NOFOLLOW) < 0) {
+		if (errno == ENOENT) {
+			t->stats.skipped++;
+			return DONE;
+		}
+		return BY_FD;
+	}
+	if (!S_ISREG(st->st_mode))
+		return BY_FD;
+	if (st->st_uid != t->w->owner_uid) {
+		t->stats.not_owned++;
+		return DONE;
+	}
+	return MINE;
+}
 
 /*
  * Handles a regular file in 1 to 3 syscalls, without opening it: getxattrat,
- * and only when a change is needed, fstatat and setxattrat, all with
- * (dir->fd, name, AT_SYMLINK_NOFOLLOW). Returns BY_FD when the fd route has
- * to decide (the entry is not a regular file any more, the kernel has no
- * *xattrat, or something failed that the fd route reports properly).
+ * and only when a change is needed, setxattrat, with fstatat before it when
+ * the file has no ACL yet (for the mode), all with (dir->fd, name,
+ * AT_SYMLINK_NOFOLLOW). Returns BY_FD when the fd route has to decide (the
+ * entry is not a regular file, the kernel has no *xattrat, or something
+ * failed that the fd route reports properly).
  *
  * Why this is as safe as the fd route: name is a single component (getdents
  * gives no '/'), looked up in a directory we hold open by fd and reached
@@ -677,14 +702,15 @@ enum by_name_result { DONE, BY_FD };
  * very directory can be touched, never anything outside the tree. Whose entry
  * it is: the kernel lets only the owner set an ACL, and w->by_name is only set
  * when we are owner_uid without CAP_FOWNER, so an entry the human does not own
- * cannot change even if it is swapped in after fstatat (setxattrat fails with
- * EPERM; the fd route then looks again and counts it as not owned).
+ * cannot change, whenever it is swapped in (setxattrat fails with EPERM; a
+ * stat then counts it as not owned, or the fd route looks again).
  *
  * What the name route gives up: the read, the stat and the write may hit
- * different inodes if the agent swaps names in between, and the second then
- * gets base entries computed from the first's mode. That gives the agent
- * nothing it does not have: both are the human's files in the shared tree,
- * which the agent can already read and write.
+ * different entries if the agent swaps names in between, and the second then
+ * gets base entries computed from the first's mode or ACL (and may be, say, a
+ * directory that gets only the access entry). That gives the agent nothing it
+ * does not have: both are the human's entries of the shared tree, which the
+ * agent can already read and write, and which the walk shares anyway.
  *
  * When w->by_name is not set (we run as root, say), only the read is done:
  * a file whose ACL already is what we would write needs nothing; anything
@@ -736,21 +762,19 @@ static enum by_name_result file_by_name(struct walker *t, struct dir_ref *dir, c
 	if (!w->by_name)
 		return BY_FD;
 
-	if (fstatat(dir->fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-		if (errno == ENOENT) {
-			t->stats.skipped++;
-			return DONE;
-		}
-		return BY_FD;
-	}
-	if (!S_ISREG(st.st_mode)) /* swapped: a symlink is skipped, anything else by fd */
-		return BY_FD;
-	if (st.st_uid != w->owner_uid) {
-		t->stats.not_owned++;
-		return DONE;
-	}
-	if (no_acl)
+	/*
+	 * A file without an ACL needs the stat for its mode, which its base
+	 * entries come from. A file with one has them in it, and the kernel
+	 * checks the owner for us (w->by_name), so it is only stat'ed when the
+	 * write is refused: 2 syscalls instead of 3 for a re-grant or a revoke.
+	 */
+	if (no_acl) {
+		enum by_name_result r = stat_own_file(t, dir, name, &st);
+
+		if (r != MINE)
+			return r;
 		xacl_from_mode(&t->cur, st.st_mode);
+	}
 	if (w->mode == ACL_WALK_GRANT) {
 		if (!grant_access(t, &t->cur, &t->want))
 			return BY_FD; /* full: the fd route reports it */
@@ -764,10 +788,13 @@ static enum by_name_result file_by_name(struct walker *t, struct dir_ref *dir, c
 			t->stats.skipped++;
 			return DONE;
 		}
+		/* Someone else's file (maybe swapped in after the stat). */
+		if (errno == EPERM && !no_acl && stat_own_file(t, dir, name, &st) == DONE)
+			return DONE;
 		/*
-		 * EPERM: someone else's file swapped in after the fstatat, or
-		 * an immutable file of ours; EOPNOTSUPP: a symlink swapped
-		 * in. The fd route tells them apart and reports what is real.
+		 * EPERM on a file of ours: an immutable one, or a swap back
+		 * and forth; EOPNOTSUPP: a symlink swapped in. The fd route
+		 * tells them apart and reports what is real.
 		 */
 		return BY_FD;
 	}

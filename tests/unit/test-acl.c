@@ -718,6 +718,100 @@ static void test_name_route_not_owned_swapped_in(void **state)
 	assert_int_equal(rc, 0);
 }
 
+/* What big_tree_walks() expects: set by the test before it forks. */
+static size_t big_entries, big_owned, big_their_plain, big_their_acl;
+
+static int check_stats(const struct acl_walk_stats *st, size_t changed, size_t unchanged,
+		       size_t not_owned, int code)
+{
+	if (st->errors || st->changed != changed || st->unchanged != unchanged ||
+	    st->not_owned != not_owned ||
+	    st->changed + st->unchanged + st->not_owned + st->skipped != big_entries) {
+		fprintf(stderr, "# changed %zu unchanged %zu not_owned %zu skipped %zu errors %zu\n",
+			st->changed, st->unchanged, st->not_owned, st->skipped, st->errors);
+		return code;
+	}
+	return 0;
+}
+
+/* As WALKER_UID: a grant, then a revoke, of a tree with others' files in it. */
+static int big_tree_walks(struct fixture *fx)
+{
+	struct acl_walk_stats stats;
+	int rc;
+
+	/* Their files with the entry already are as wanted: nothing to write. */
+	walk(fx, "big", ACL_WALK_GRANT, &stats);
+	rc = check_stats(&stats, big_owned, big_their_acl, big_their_plain, 10);
+	if (rc)
+		return rc;
+	/* Their files with the entry: the kernel refuses the write (EPERM). */
+	walk(fx, "big", ACL_WALK_REVOKE, &stats);
+	return check_stats(&stats, big_owned, big_their_plain, big_their_acl, 20);
+}
+
+/*
+ * The name route and the second thread together, on someone else's files
+ * with and without the entry: each counted as not owned or unchanged, none
+ * an error, none changed.
+ */
+static void test_name_route_threaded_not_owned(void **state)
+{
+	struct fixture *fx = fixture_or_skip(state);
+	const char *their_acl = "user::rw-,group::r--,group:4242:rwx,mask::rwx,other::r--";
+
+	if (geteuid() != 0) {
+		print_message("# needs root to chown: skipped\n");
+		skip();
+	}
+	make_dir(fx, "big", 0755);
+	big_entries = big_owned = 1;
+	big_their_plain = big_their_acl = 0;
+	for (int d = 0; d < 20; d++) {
+		autofree char *dir = xasprintf("big/d%d", d);
+
+		make_dir(fx, dir, 0755);
+		big_entries++, big_owned++;
+		for (int f = 0; f < 100; f++) {
+			autofree char *file = xasprintf("big/d%d/f%d", d, f);
+
+			make_file(fx, file, 0644);
+			big_entries++, big_owned++;
+		}
+	}
+	chown_tree(fx, WALKER_UID);
+	for (int d = 0; d < 20; d++) {
+		for (int i = 0; i < 10; i++) {
+			autofree char *rel = xasprintf("big/d%d/theirs%d", d, i);
+			autofree char *path = path_of(fx, rel);
+
+			make_file(fx, rel, 0644);
+			assert_int_equal(chown(path, OTHER_UID, OTHER_UID), 0);
+			if (i % 2) {
+				acl_t acl = acl_from_text(their_acl);
+
+				assert_int_equal(acl_set_file(path, ACL_TYPE_ACCESS, acl), 0);
+				acl_free(acl);
+				big_their_acl++;
+			} else {
+				big_their_plain++;
+			}
+			big_entries++;
+		}
+	}
+
+	assert_int_equal(as_walker(fx, big_tree_walks), 0);
+	for (int d = 0; d < 20; d++) {
+		autofree char *with = xasprintf("big/d%d/theirs1", d);
+		autofree char *without = xasprintf("big/d%d/theirs0", d);
+		autofree char *without_path = path_of(fx, without);
+		autofree char *acl = acl_text(fx, with, ACL_TYPE_ACCESS);
+
+		assert_string_equal(acl, their_acl);
+		assert_false(has_acl_xattr(without_path));
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -734,6 +828,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_name_route_file_swapped_for_symlink, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_name_route_not_owned_swapped_in, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_name_route_threaded_not_owned, setup,
 						teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
