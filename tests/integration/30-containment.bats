@@ -8,6 +8,8 @@
 # The terminal is a real one: a tmux server run by the human, driven with send-keys and
 # read with capture-pane, waiting (bounded) for text rather than sleeping.
 
+# shellcheck disable=SC2016 # what is typed into a terminal expands there, not here
+
 load helpers
 
 TMUX_SOCKET=au-test-containment
