@@ -149,7 +149,7 @@ struct walk {
 	uid_t owner_uid;
 	enum acl_walk_mode mode;
 	bool by_name;          /* the kernel enforces owner_uid for us (see file_by_name()) */
-	atomic_bool no_xattrat; /* the kernel has no getxattrat(2) */
+	atomic_bool no_xattrat; /* we may not use getxattrat(2) */
 
 	/* out_lock keeps error lines and the progress line whole. */
 	pthread_mutex_t out_lock;
@@ -736,7 +736,8 @@ static enum by_name_result file_by_name(struct walker *t, struct dir_ref *dir, c
 		case ENOENT: /* vanished */
 			t->stats.skipped++;
 			return DONE;
-		case ENOSYS:
+		case ENOSYS: /* before Linux 6.13 */
+		case EPERM:  /* a seccomp filter that does not know the call */
 			atomic_store(&w->no_xattrat, true);
 			return BY_FD;
 		default: /* EOPNOTSUPP (a symlink now), EACCES...: the fd route tells */
@@ -789,7 +790,7 @@ static enum by_name_result file_by_name(struct walker *t, struct dir_ref *dir, c
 			return DONE;
 		}
 		/* Someone else's file (maybe swapped in after the stat). */
-		if (errno == EPERM && !no_acl && stat_own_file(t, dir, name, &st) == DONE)
+		if (errno == EPERM && stat_own_file(t, dir, name, &st) == DONE)
 			return DONE;
 		/*
 		 * EPERM on a file of ours: an immutable one, or a swap back
