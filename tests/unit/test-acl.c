@@ -18,6 +18,12 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <grp.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -812,6 +818,72 @@ static void test_name_route_threaded_not_owned(void **state)
 	}
 }
 
+/* Makes getxattrat (464) and setxattrat (463) fail with ENOSYS, as before Linux 6.13. */
+static int without_xattrat(void)
+{
+	struct sock_filter filter[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 463, 1, 0),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 464, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = { ARRAY_SIZE(filter), filter };
+
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
+		return -1;
+	return (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog);
+}
+
+/* In a child without *xattrat: a grant and a revoke of a tree of 1,500 files. */
+static int walks_without_xattrat(struct fixture *fx)
+{
+	struct acl_walk_stats stats;
+
+	if (without_xattrat())
+		return 30;
+	if (syscall(464, fx->fd, ".", 0, "system.posix_acl_access", NULL, 0) != -1 || errno != ENOSYS)
+		return 34; /* the filter did not take */
+	if (walk(fx, "old", ACL_WALK_GRANT, &stats) || stats.changed != 1 + 15 + 1500)
+		return 31;
+	if (walk(fx, "old", ACL_WALK_REVOKE, &stats) || stats.changed != 1 + 15 + 1500)
+		return 32;
+	return walk(fx, "old", ACL_WALK_GRANT, &stats) || stats.changed != 1 + 15 + 1500 ? 33 : 0;
+}
+
+/* A kernel before 6.13: every file goes the fd route, with the same result. */
+static void test_kernel_without_xattrat(void **state)
+{
+	struct fixture *fx = fixture_or_skip(state);
+	int status;
+	pid_t pid;
+
+	make_dir(fx, "old", 0755);
+	for (int d = 0; d < 15; d++) {
+		autofree char *dir = xasprintf("old/d%d", d);
+
+		make_dir(fx, dir, 0755);
+		for (int f = 0; f < 100; f++) {
+			autofree char *file = xasprintf("old/d%d/f%d", d, f);
+
+			make_file(fx, file, 0644);
+		}
+	}
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(walks_without_xattrat(fx));
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	for (int d = 0; d < 15; d++) {
+		autofree char *file = xasprintf("old/d%d/f%d", d, d * 6);
+		autofree char *acl = acl_text(fx, file, ACL_TYPE_ACCESS);
+
+		assert_string_equal(acl, FILE_ACL);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -831,6 +903,7 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_name_route_threaded_not_owned, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_kernel_without_xattrat, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
