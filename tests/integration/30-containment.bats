@@ -230,7 +230,7 @@ save_human_modes() {
 }
 
 @test "kill -TERM of au without a terminal ends the agent's command, and au exits 143" {
-	run --separate-stderr as_human sh -c '
+	run --separate-stderr as_human timeout 30 sh -c '
 		au run sleep 100 </dev/null >/dev/null 2>&1 &
 		au_pid=$!
 		i=0
@@ -275,8 +275,10 @@ a"
 # --- the PID namespace -------------------------------------------------------------
 
 @test "background processes of the agent are gone once au run returns" {
-	# Their output goes elsewhere, so that a survivor cannot hold this test's pipe open.
-	run --separate-stderr as_human au run sh -c 'sleep 300 >/dev/null 2>&1 & sleep 300 >/dev/null 2>&1 & echo started'
+	# Their output goes elsewhere, so that a survivor cannot hold this test's pipe open;
+	# au must return with the command, not 300 s later when they would end (124).
+	run --separate-stderr timeout 30 su - "$AU_HUMAN" -c \
+		"au run sh -c 'sleep 300 >/dev/null 2>&1 & sleep 300 >/dev/null 2>&1 & echo started'" </dev/null
 	assert_success
 	assert_output started
 	run pgrep -u agent
@@ -285,7 +287,8 @@ a"
 }
 
 @test "au run --keep-running leaves the agent's background processes running" {
-	run --separate-stderr as_human au run --keep-running sh -c 'sleep 300 >/dev/null 2>&1 & echo started'
+	run --separate-stderr timeout 30 su - "$AU_HUMAN" -c \
+		"au run --keep-running sh -c 'sleep 300 >/dev/null 2>&1 & echo started'" </dev/null
 	assert_success
 	assert_output started
 	# The namespace's init must not die with the outer side of the entrypoint, which
