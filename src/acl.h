@@ -1,7 +1,9 @@
 /*
  * acl.h: the read-write sharing walk. Gives (or takes back) a group rwx on a
- * tree of the human's files with POSIX ACLs, in-process, by fd, never following
- * a symlink.
+ * tree of the human's files with POSIX ACLs, in-process, never following a
+ * symlink: directories by fd, each entry relative to its directory's fd
+ * (files by name with getxattrat/setxattrat where the kernel has them and
+ * enforces ownership), on two threads for large trees.
  */
 #pragma once
 
