@@ -3,23 +3,36 @@ _au() {
 	local cur prev words cword
 	_init_completion || return
 	local commands="new run info list delete mount env"
-	local i cmd= sub=
+	local i cmd= sub= config=()
+	# The global options come before the command; each command's options after it.
+	# Options that take an argument skip it, so that it is not taken for a word.
 	for ((i = 1; i < cword; i++)); do
 		case ${words[i]} in
-		-C | --config) ((i++)) ;;
+		-C | --config)
+			config=(-C "${words[i + 1]}")
+			((i++))
+			;;
+		-a | --agent | -e | --env | -d | --directory) ((i++)) ;;
 		-*) ;;
 		*)
 			if [[ -z $cmd ]]; then
 				cmd=${words[i]}
 			elif [[ -z $sub ]]; then
 				sub=${words[i]}
+				# au run: options stop at COMMAND; complete COMMAND's own arguments.
+				if [[ $cmd == run ]]; then
+					_command_offset "$i"
+					return
+				fi
 			fi
 			;;
 		esac
 	done
 	case $prev in
 	-a | --agent)
-		COMPREPLY=($(compgen -W "$(au list 2>/dev/null | sed 's/ (default)//')" -- "$cur"))
+		[[ $cmd == new ]] && return # a new name
+		COMPREPLY=($(compgen -W "$(au "${config[@]}" list 2>/dev/null |
+			sed -n 's/ (default)$//; /^No agents configured\.$/d; p')" -- "$cur"))
 		return
 		;;
 	-C | --config)
@@ -30,33 +43,49 @@ _au() {
 		_filedir -d
 		return
 		;;
+	-e | --env)
+		COMPREPLY=($(compgen -e -- "$cur"))
+		return
+		;;
 	esac
 	case $cmd in
 	"") COMPREPLY=($(compgen -W "$commands -C --config --version -h --help" -- "$cur")) ;;
 	new) COMPREPLY=($(compgen -W "-a --agent -y --yes -h --help" -- "$cur")) ;;
 	run)
 		if [[ $cur == -* ]]; then
-			COMPREPLY=($(compgen -W "-a --agent -e --env -d --directory --no-login --keep-running -h --help" -- "$cur"))
+			COMPREPLY=($(compgen -W "-a --agent -e --env -d --directory --no-login --keep-running -h --help --" -- "$cur"))
 		else
 			COMPREPLY=($(compgen -c -- "$cur"))
 		fi
 		;;
-	info | list) COMPREPLY=($(compgen -W "-a --agent -h --help" -- "$cur")) ;;
+	info) COMPREPLY=($(compgen -W "-a --agent -h --help" -- "$cur")) ;;
+	list) COMPREPLY=($(compgen -W "-h --help" -- "$cur")) ;;
 	delete) COMPREPLY=($(compgen -W "-a --agent -H --delete-home -y --yes -h --help" -- "$cur")) ;;
 	mount)
 		case $sub in
-		"") COMPREPLY=($(compgen -W "add remove list" -- "$cur")) ;;
+		"") COMPREPLY=($(compgen -W "add remove list -h --help" -- "$cur")) ;;
 		add)
-			[[ $cur == -* ]] && COMPREPLY=($(compgen -W "-a --agent --rw -h --help" -- "$cur")) || _filedir -d
+			# SOURCE: a folder, or a file (read-only shares only).
+			[[ $cur == -* ]] && COMPREPLY=($(compgen -W "-a --agent --rw -h --help" -- "$cur")) || _filedir
 			;;
-		remove) _filedir -d ;;
+		remove)
+			[[ $cur == -* ]] && COMPREPLY=($(compgen -W "-a --agent -h --help" -- "$cur")) || _filedir
+			;;
+		list) COMPREPLY=($(compgen -W "-a --agent -h --help" -- "$cur")) ;;
 		esac
 		;;
 	env)
 		case $sub in
-		"") COMPREPLY=($(compgen -W "set unset list" -- "$cur")) ;;
-		list) COMPREPLY=($(compgen -W "-a --agent --show-values" -- "$cur")) ;;
-		*) COMPREPLY=($(compgen -W "-a --agent" -- "$cur")) ;;
+		"") COMPREPLY=($(compgen -W "set unset list -h --help" -- "$cur")) ;;
+		list) COMPREPLY=($(compgen -W "-a --agent --show-values -h --help" -- "$cur")) ;;
+		set | unset)
+			if [[ $cur == -* ]]; then
+				COMPREPLY=($(compgen -W "-a --agent -h --help" -- "$cur"))
+			else
+				# A bare KEY passes your own value: offer your variables' names.
+				COMPREPLY=($(compgen -e -- "$cur"))
+			fi
+			;;
 		esac
 		;;
 	esac
