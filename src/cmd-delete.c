@@ -18,8 +18,8 @@
 static const char delete_usage[] =
 	"Usage: au delete [-a NAME] [-H] [-y]\n"
 	"\n"
-	"Delete an agent: take its access to your shared folders back (ACLs), stop its\n"
-	"processes, remove its user, its group and its entrypoint, and forget it.\n"
+	"Delete an agent: stop its processes, take its access to your shared folders\n"
+	"back (ACLs), remove its user, its group and its entrypoint, and forget it.\n"
 	"Works on a half-made or half-deleted agent too: what is missing is skipped.\n"
 	"\n"
 	"  -a, --agent NAME    the agent (default: agent)\n"

@@ -17,9 +17,9 @@ static const char env_usage[] =
 	"the secret stays in your environment and not in the config file.\n"
 	"'au run --env' overrides a stored value for one run.\n"
 	"\n"
-	"  -a, --agent NAME  the agent (default: agent)\n"
-	"      --show-values show the stored values (hidden otherwise)\n"
-	"  -h, --help        show this help\n";
+	"  -a, --agent NAME    the agent (default: agent)\n"
+	"      --show-values  show the stored values (hidden otherwise)\n"
+	"  -h, --help         show this help\n";
 
 static bool valid_key(const char *s, size_t len)
 {

@@ -10,7 +10,9 @@
 static const char list_usage[] =
 	"Usage: au list [-h]\n"
 	"\n"
-	"List the configured agents. The agent named 'agent' is the default one.\n";
+	"List the configured agents. The agent named 'agent' is the default one.\n"
+	"\n"
+	"  -h, --help  show this help\n";
 
 int cmd_list(int argc, char **argv, struct au_ctx *ctx)
 {
@@ -29,7 +31,7 @@ int cmd_list(int argc, char **argv, struct au_ctx *ctx)
 		die_bad_option(c, argv, "list");
 	}
 	if (optind < argc)
-		die_usage("unexpected argument '%s'", argv[optind]);
+		die_usage("list: unexpected argument '%s'", argv[optind]);
 
 	config_load(&cfg, ctx->config_path);
 	startup_warnings(&cfg);

@@ -21,12 +21,14 @@ static const char mount_usage[] =
 	"       au mount remove [-a NAME] SOURCE_OR_TARGET\n"
 	"       au mount list [-a NAME]\n"
 	"\n"
-	"Share a folder of your home with an agent. It appears at TARGET (by default the\n"
-	"same place below the agent's home) in the agent's private mount namespace, at\n"
-	"each 'au run'. Read-only unless --rw, which gives the group su-as-NAME rwx on\n"
-	"SOURCE and everything below it with ACLs; 'remove' takes them back.\n"
+	"Share a folder (or, read-only, a file) of your home with an agent. It appears\n"
+	"at TARGET (by default the same place below the agent's home) in the agent's\n"
+	"private mount namespace, at each 'au run'. Read-only unless --rw, which gives\n"
+	"the group su-as-NAME rwx on SOURCE and everything below it with ACLs; 'remove'\n"
+	"takes them back.\n"
 	"In read-write folders, git hooks, .git/config, .envrc, .vscode and .idea stay\n"
-	"read-only for the agent ('au mount list' shows the list).\n"
+	"read-only for the agent ('au mount list' shows the list once a folder is\n"
+	"shared read-write).\n"
 	"\n"
 	"  -a, --agent NAME  the agent (default: agent)\n"
 	"      --rw          share read-write\n"
@@ -265,6 +267,9 @@ static int mount_add(int argc, char **argv, struct mount_ctx *m)
 		die("'%s' is not owned by you (uid %u)", source, (unsigned)st.st_uid);
 	if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode))
 		die("'%s' is not a folder or a file", source);
+	if (m->rw && !S_ISDIR(st.st_mode))
+		die("'%s' is a file: read-write sharing is for folders (share its folder, or the file read-only)",
+		    source);
 
 	if (argc - optind == 2) {
 		if (argv[optind + 1][0] != '/')
@@ -300,7 +305,8 @@ static int mount_add(int argc, char **argv, struct mount_ctx *m)
 	if (m->rw)
 		print_protected(&m->cfg);
 	close_agent(m);
-	sync_safe_directory(m, target, true);
+	if (S_ISDIR(st.st_mode))
+		sync_safe_directory(m, target, true);
 	return EXIT_OK;
 }
 

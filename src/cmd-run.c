@@ -26,7 +26,7 @@ static const char run_usage[] =
 	"environment and, when you are on a terminal, a pseudo-terminal of its own.\n"
 	"\n"
 	"  -a, --agent NAME       the agent (default: agent)\n"
-	"  -e, --env KEY=VALUE    set KEY for the command; a bare KEY passes your value\n"
+	"  -e, --env KEY[=VALUE]  set KEY for the command; a bare KEY passes your value\n"
 	"  -d, --directory DIR    working directory (default: where you are, when it is\n"
 	"                         inside a mounted folder, else the agent's home)\n"
 	"      --no-login         run COMMAND directly, not through the agent's login shell\n"
