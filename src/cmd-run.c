@@ -240,6 +240,7 @@ static int run_and_wait(int ep_fd, struct strvec *argv, struct strvec *env, cons
 		if (errno != EINTR)
 			die_errno("cannot wait for the agent");
 	}
+	entrypoint_pid = -1; /* the pid may be reused from now on */
 	return status;
 }
 
@@ -379,10 +380,27 @@ int cmd_run(int argc, char **argv, struct au_ctx *ctx)
 		strvec_push(&ep_argv, sorted[i]->target);
 	}
 	scans = xcalloc(a->nr_mounts + 1, sizeof(*scans));
-	for (size_t i = 0; i < a->nr_mounts; i++) {
-		if (!sorted[i]->read_only) {
-			protect_collect(sorted[i], config_protected_paths(&cfg), getuid(), &ep_argv, &scans[i]);
-			nr_rw++;
+	{
+		/*
+		 * Every pin (-g) before any read-only protection (-p): a pin is
+		 * a copy of its folder without the mounts inside it, so a pin
+		 * after a -p below it would hide that -p.
+		 */
+		autostrvec struct strvec prot = STRVEC_INIT;
+
+		for (size_t i = 0; i < a->nr_mounts; i++) {
+			if (!sorted[i]->read_only) {
+				protect_collect(sorted[i], config_protected_paths(&cfg), getuid(), &prot, &scans[i]);
+				nr_rw++;
+			}
+		}
+		for (int pass = 0; pass < 2; pass++) {
+			for (size_t i = 0; i + 1 < prot.nr; i += 2) {
+				if (!strcmp(prot.v[i], pass ? "-p" : "-g")) {
+					strvec_push(&ep_argv, prot.v[i]);
+					strvec_push(&ep_argv, prot.v[i + 1]);
+				}
+			}
 		}
 	}
 

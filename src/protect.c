@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <fts.h>
 #include <string.h>
+#include <stdio.h>
 #include <sys/stat.h>
 
 /* A folder of the human's that git would take for a git directory. */
@@ -67,6 +68,39 @@ static void protect_worktree(struct collector *c, const char *rel)
 	}
 }
 
+/*
+ * Linked worktrees (git worktree add) keep their own small git directories in
+ * .git/worktrees/NAME; commondir, gitdir and config.worktree there tell git
+ * where to read config and hooks for a worktree that may lie outside the
+ * share. Those of existing worktrees are made read-only; new ones are the
+ * agent's own, and git refuses them to the human (their folder is the agent's).
+ */
+static void protect_worktree_admin(struct collector *c, const char *gitdir_rel)
+{
+	static const char *const files[] = { "commondir", "gitdir", "config.worktree" };
+	autofree char *dir = xasprintf("%s/%s/worktrees", c->m->source, gitdir_rel);
+	autoclose int fd = open_nofollow(dir, O_RDONLY | O_DIRECTORY);
+	struct dirent *e;
+	DIR *d;
+
+	if (fd < 0 || !(d = fdopendir(fd)))
+		return;
+	fd = -1; /* now d's */
+	while ((e = readdir(d))) {
+		if (e->d_type != DT_DIR || e->d_name[0] == '.')
+			continue;
+		for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
+			autofree char *rel = xasprintf("%s/worktrees/%s/%s", gitdir_rel, e->d_name, files[i]);
+			autofree char *name = xasprintf("%s/%s", e->d_name, files[i]);
+			struct stat st;
+
+			if (fstatat(dirfd(d), name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode))
+				push_path(c, "-p", rel);
+		}
+	}
+	closedir(d);
+}
+
 /* One git directory of the human's, at rel below the mount's source. */
 static void protect_gitdir(struct collector *c, const char *rel)
 {
@@ -110,6 +144,7 @@ static void protect_gitdir(struct collector *c, const char *rel)
 		}
 		push_path(c, "-p", rel_path);
 	}
+	protect_worktree_admin(c, rel);
 }
 
 /*
@@ -153,6 +188,30 @@ static void protect_modules(struct collector *c, const char *dir_rel, int depth)
 	closedir(d);
 }
 
+/* HEAD, objects/ and refs/: what git looks for to take a folder as a repository. */
+static bool looks_like_gitdir(const char *path)
+{
+	autoclose int fd = open(path, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	struct stat st;
+
+	return fd >= 0 && fstatat(fd, "HEAD", &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&
+	       fstatat(fd, "objects", &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode) &&
+	       fstatat(fd, "refs", &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* A ".git" file ("gitdir: PATH", in worktrees and submodules): where it is and what it is. */
+static void record_gitfile(struct protect_scan *scan, const char *path)
+{
+	struct stat st;
+
+	if (lstat(path, &st) < 0)
+		return;
+	ALLOC_GROW(scan->gitfiles, scan->nr_gitfiles, scan->alloc_gitfiles);
+	scan->gitfiles[scan->nr_gitfiles].path = xstrdup(path);
+	scan->gitfiles[scan->nr_gitfiles].st = st;
+	scan->nr_gitfiles++;
+}
+
 void protect_collect(const struct mount_spec *m, const char *const *protected, uid_t owner,
 		     struct strvec *argv, struct protect_scan *scan)
 {
@@ -172,6 +231,16 @@ void protect_collect(const struct mount_spec *m, const char *const *protected, u
 	if (!fts)
 		return;
 	while ((e = fts_read(fts))) {
+		if (e->fts_level > 0 && !strcmp(e->fts_name, ".git") && e->fts_info != FTS_D &&
+		    e->fts_info != FTS_DP && scan)
+			record_gitfile(scan, e->fts_path);
+		if (e->fts_info == FTS_D && e->fts_level > 0 && strcmp(e->fts_name, ".git") &&
+		    looks_like_gitdir(e->fts_accpath)) {
+			/* A folder git itself would take for a (bare) repository. */
+			protect_gitdir(&c, e->fts_path + base + 1);
+			fts_set(fts, e, FTS_SKIP);
+			continue;
+		}
 		if (e->fts_info != FTS_D || strcmp(e->fts_name, ".git"))
 			continue;
 		/* A git directory: protect it and its submodules; nothing else inside needs a walk. */
@@ -193,62 +262,53 @@ void protect_collect(const struct mount_spec *m, const char *const *protected, u
 	fts_close(fts);
 }
 
-static bool listed(char *const *list, size_t nr, const char *s)
+/*
+ * Renames name (inside dir) to name.au-quarantine, or .1, .2... when that is
+ * taken: never over something that exists (the agent may have put it there).
+ * By the folder's fd, never following a symlink on the way.
+ */
+static int quarantine(const char *dir, const char *name, char **moved_to)
 {
-	for (size_t i = 0; i < nr; i++) {
-		if (!strcmp(list[i], s))
-			return true;
-	}
-	return false;
-}
-
-/* Renames gitdir/commondir aside, by fd: the agent may still be swapping things. */
-static void quarantine_commondir(const char *gitdir)
-{
-	autoclose int fd = open_nofollow(gitdir, O_RDONLY | O_DIRECTORY);
-	autofree char *shown = escape_display(gitdir);
-
-	if (fd < 0 || renameat(fd, "commondir", fd, "commondir.au-quarantine") < 0) {
-		warn_errno("'%s/commondir' appeared while the agent ran and could not be moved aside", shown);
-		hint("it sends git to another config and hooks: remove it before using git there");
-		return;
-	}
-	warn("'%s/commondir' appeared while the agent ran: moved it to 'commondir.au-quarantine'", shown);
-	hint("it would have sent your git to another config and hooks");
-}
-
-/* A folder of the human's made into a git directory by someone else: its config or HEAD is not the human's. */
-static bool made_by_other(const char *gitdir, uid_t owner)
-{
-	autoclose int fd = open_nofollow(gitdir, O_RDONLY | O_DIRECTORY);
-	static const char *const names[] = { "config", "HEAD" };
-	struct stat st;
+	autoclose int fd = open_nofollow(dir, O_RDONLY | O_DIRECTORY);
 
 	if (fd < 0)
-		return false;
-	for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
-		if (fstatat(fd, names[i], &st, AT_SYMLINK_NOFOLLOW) == 0 && st.st_uid != owner)
-			return true;
+		return -1;
+	for (int i = 0; i < 100; i++) {
+		autofree char *to = i ? xasprintf("%s.au-quarantine.%d", name, i)
+				      : xasprintf("%s.au-quarantine", name);
+		if (renameat2(fd, name, fd, to, RENAME_NOREPLACE) == 0) {
+			*moved_to = steal_pointer(&to);
+			return 0;
+		}
+		if (errno != EEXIST)
+			return -1;
 	}
-	return false;
+	return -1;
 }
 
-/* Renames DIR/.git to DIR/.git.au-quarantine, by the parent's fd, so that git no longer finds it. */
-static void quarantine_gitdir(const char *gitdir)
+/* Splits path into its folder and last name, and quarantines that. */
+static void quarantine_path(const char *path, const char *what)
 {
-	autofree char *parent = xstrndup(gitdir, strlen(gitdir) - strlen("/.git"));
-	autoclose int fd = open_nofollow(parent, O_RDONLY | O_DIRECTORY);
-	autofree char *shown = escape_display(gitdir);
+	autofree char *dir = xstrdup(path);
+	char *slash = strrchr(dir, '/');
+	autofree char *shown = escape_display(path);
+	autofree char *moved_to = NULL;
 
-	if (strlen(gitdir) < 6 || strcmp(gitdir + strlen(gitdir) - 5, "/.git") || fd < 0 ||
-	    renameat(fd, ".git", fd, ".git.au-quarantine") < 0) {
-		warn("the agent made a git directory of yours at '%s', with its own config", shown);
-		hint("do not use git there: remove it first");
+	if (!slash || slash == dir) {
+		warn("%s appeared at '%s' while the agent ran", what, shown);
 		return;
 	}
-	warn("the agent made a git directory of yours at '%s', with its own config: moved it to "
-	     "'.git.au-quarantine'", shown);
-	hint("git there would have run its config and hooks as you");
+	*slash = '\0';
+	if (quarantine(dir, slash + 1, &moved_to) < 0) {
+		warn_errno("%s appeared at '%s' while the agent ran, and could not be moved aside", what, shown);
+		hint("git there would run its config and hooks as you: remove it before using git there");
+		return;
+	}
+	{
+		autofree char *shown_to = escape_display(moved_to);
+		warn("%s appeared at '%s' while the agent ran: moved it aside to '%s'", what, shown, shown_to);
+		hint("git there would have run its config and hooks as you; check it before putting it back");
+	}
 }
 
 void protect_audit(const struct mount_spec *m, const char *const *protected, uid_t owner,
@@ -260,35 +320,52 @@ void protect_audit(const struct mount_spec *m, const char *const *protected, uid
 	protect_collect(m, protected, owner, &ignored, &after);
 	for (size_t i = 0; i < after.nr_gitdirs; i++) {
 		const char *g = after.gitdirs[i];
-		autofree char *shown = escape_display(g);
 		autofree char *commondir = xasprintf("%s/commondir", g);
 		struct stat st;
+		size_t j;
 
-		if (!listed(before->gitdirs, before->nr_gitdirs, g)) {
-			if (made_by_other(g, owner)) {
-				quarantine_gitdir(g);
-				continue;
-			}
-			warn("a git directory of yours appeared at '%s' while the agent ran", shown);
-			hint("git there would use its config and hooks as you: check them before using git there");
-		}
-		/* Only linked worktrees' own git directories (.git/worktrees/X) have one. */
-		if (lstat(commondir, &st) == 0 && !strstr(g, "/worktrees/")) {
-			bool was_there = false;
-			for (size_t j = 0; j < before->nr_gitdirs && !was_there; j++) {
-				autofree char *old = xasprintf("%s/commondir", before->gitdirs[j]);
-				was_there = !strcmp(old, commondir) && before->commondirs && before->commondirs[j];
-			}
-			if (was_there) {
-				warn("'%s/commondir' sends git to another config and hooks", shown);
-				hint("check it, and remove it unless you made it");
+		for (j = 0; j < before->nr_gitdirs && strcmp(before->gitdirs[j], g); j++)
+			;
+		if (j == before->nr_gitdirs) {
+			/*
+			 * Folders of the human's are the agent's to write in a
+			 * read-write share, so who owns what inside proves
+			 * nothing: any git directory that appeared is moved
+			 * aside. A bare one loses its HEAD, a .git folder goes.
+			 */
+			size_t len = strlen(g);
+			if (len > 5 && !strcmp(g + len - 5, "/.git")) {
+				quarantine_path(g, "a git directory");
 			} else {
-				quarantine_commondir(g);
+				autofree char *head = xasprintf("%s/HEAD", g);
+				quarantine_path(head, "a git directory (its HEAD)");
 			}
+			continue;
 		}
+		if (lstat(commondir, &st) == 0 && !before->commondirs[j])
+			quarantine_path(commondir, "a commondir (it sends git to another config)");
+	}
+	for (size_t i = 0; i < after.nr_gitfiles; i++) {
+		const struct stat *now = &after.gitfiles[i].st;
+		bool same = false;
+
+		for (size_t j = 0; j < before->nr_gitfiles && !same; j++) {
+			const struct stat *was = &before->gitfiles[j].st;
+			same = !strcmp(before->gitfiles[j].path, after.gitfiles[i].path) &&
+			       was->st_ino == now->st_ino && was->st_dev == now->st_dev &&
+			       was->st_size == now->st_size && was->st_mtim.tv_sec == now->st_mtim.tv_sec &&
+			       was->st_mtim.tv_nsec == now->st_mtim.tv_nsec && was->st_mode == now->st_mode;
+		}
+		/* git refuses a .git file that is not the human's own (safe.directory). */
+		if (!same && now->st_uid == owner)
+			quarantine_path(after.gitfiles[i].path, "a new or changed .git file");
 	}
 	for (size_t i = 0; i < after.nr_entries; i++) {
-		if (!listed(before->entries, before->nr_entries, after.entries[i])) {
+		bool known = false;
+
+		for (size_t j = 0; j < before->nr_entries && !known; j++)
+			known = !strcmp(before->entries[j], after.entries[i]);
+		if (!known) {
 			autofree char *shown = escape_display(after.entries[i]);
 			warn("'%s' appeared while the agent ran", shown);
 			hint("editors and direnv may run what it says: check it before you open that folder");
@@ -303,8 +380,11 @@ void protect_scan_release(struct protect_scan *scan)
 		free(scan->gitdirs[i]);
 	for (size_t i = 0; i < scan->nr_entries; i++)
 		free(scan->entries[i]);
+	for (size_t i = 0; i < scan->nr_gitfiles; i++)
+		free(scan->gitfiles[i].path);
 	free(scan->gitdirs);
 	free(scan->entries);
+	free(scan->gitfiles);
 	free(scan->commondirs);
 	memset(scan, 0, sizeof(*scan));
 }

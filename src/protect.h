@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 struct mount_spec;
@@ -23,6 +24,11 @@ struct protect_scan {
 	size_t nr_gitdirs, alloc_gitdirs;
 	char **entries; /* protected entries at working tree tops (.envrc, .vscode...) */
 	size_t nr_entries, alloc_entries;
+	struct protect_gitfile {
+		char *path; /* a ".git" that is not a folder: "gitdir: PATH" */
+		struct stat st;
+	} *gitfiles;
+	size_t nr_gitfiles, alloc_gitfiles;
 };
 
 /*
@@ -39,11 +45,12 @@ void protect_collect(const struct mount_spec *m, const char *const *protected, u
 		     struct strvec *argv, struct protect_scan *scan);
 
 /*
- * After the agent ran: warns about what it could have set up to run code as
- * the human later: git directories of the human's that were not there before
- * (a folder renamed to .git), protected entries that appeared (.envrc,
- * .vscode...), and moves a new "commondir" out of the way (it would send git
- * to read its config and hooks elsewhere; only linked worktrees have one).
+ * After the agent ran: moves aside what it could have set up to run code as
+ * the human later (in a read-write share it can write in the human's own
+ * folders, so ownership proves nothing): every git directory that was not
+ * there before (a .git folder, or a bare-looking folder, which loses its
+ * HEAD), new or changed .git files, new commondir files; and warns about new
+ * protected entries (.envrc, .vscode...).
  */
 void protect_audit(const struct mount_spec *m, const char *const *protected, uid_t owner,
 		   const struct protect_scan *before);

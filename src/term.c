@@ -202,6 +202,30 @@ static void restore_terminal(struct relay *r)
 	r->raw = false;
 }
 
+/*
+ * The agent's output went to the human's terminal as it was: it may have left
+ * it in a state that hides what comes next (invisible text for au's warnings,
+ * the alternate screen, mouse reporting), and it may have asked the terminal
+ * questions whose answers would arrive as typed input for the human's shell.
+ * So: a soft reset of the terminal's modes (DECSTR keeps the screen), the
+ * usual modes that DECSTR leaves on turned off, and unread input dropped.
+ */
+static void sanitize_terminal(struct relay *r)
+{
+	static const char reset[] =
+		"\033[0m"                       /* plain text */
+		"\033[!p"                       /* soft reset: modes, margins, cursor shown */
+		"\033[?1000l\033[?1002l\033[?1003l\033[?1006l" /* no mouse reports */
+		"\033[?1004l"                   /* no focus reports */
+		"\033[?2004l";                  /* no bracketed paste (the shell sets its own) */
+	int fd = r->out_fd >= 0 ? r->out_fd : -1;
+
+	if (fd >= 0 && isatty(fd))
+		(void)write_all(fd, reset, sizeof(reset) - 1);
+	if (r->have_saved)
+		tcflush(STDIN_FILENO, TCIFLUSH);
+}
+
 static void copy_window_size(struct relay *r)
 {
 	struct winsize size;
@@ -513,6 +537,7 @@ int pty_relay(struct pty_session *s, pid_t child)
 		}
 	}
 	restore_terminal(&r);
+	sanitize_terminal(&r);
 
 	if (r.sig_fd >= 0) {
 		struct signalfd_siginfo si;
