@@ -3,6 +3,9 @@ PREFIX ?= /usr/local
 DESTDIR ?=
 BUILDDIR ?= build
 ASAN_BUILDDIR ?= build-asan
+# check, demo and bench run as root: they build apart, so that a later plain
+# "make" as yourself does not meet a root-owned build/.
+CHECK_BUILDDIR ?= build-check
 MESON ?= meson
 
 .PHONY: all install check check-unit check-integration check-asan demo bench fuzz clean deps
@@ -26,7 +29,7 @@ deps:
 
 check:
 	tools/install-deps
-	tools/run-checks $(BUILDDIR)
+	tools/run-checks $(CHECK_BUILDDIR)
 
 check-asan:
 	tools/install-deps
@@ -36,15 +39,15 @@ check-asan:
 
 demo:
 	tools/install-deps
-	tools/demo $(BUILDDIR)
+	tools/demo $(CHECK_BUILDDIR)
 
 bench:
 	tools/install-deps
-	tools/bench $(BUILDDIR)
+	tools/bench $(CHECK_BUILDDIR)
 
 fuzz:
 	tools/install-deps
 	tools/fuzz
 
 clean:
-	rm -rf $(BUILDDIR) $(ASAN_BUILDDIR) build-fuzz build-world
+	rm -rf $(BUILDDIR) $(ASAN_BUILDDIR) $(CHECK_BUILDDIR) build-fuzz
