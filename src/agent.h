@@ -32,10 +32,12 @@ struct agent_user {
 /* The human running au (dies when there is no passwd entry). */
 void human_load(struct human *h);
 void human_release(struct human *h);
+#define autohuman __attribute__((cleanup(human_release)))
 
 /* Looks the agent's user and group up; missing pieces are flagged, not fatal. */
 void agent_user_load(struct agent_user *u, const char *name, const char *group);
 void agent_user_release(struct agent_user *u);
+#define autoagentuser __attribute__((cleanup(agent_user_release)))
 
 /* The agent named name (NULL: "agent"), or die with a hint. */
 struct agent *agent_select(struct config *cfg, const char *name);

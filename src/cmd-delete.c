@@ -80,9 +80,9 @@ int cmd_delete(int argc, char **argv, struct au_ctx *ctx)
 	const char *name = NULL;
 	bool yes = false, delete_home = false, user_left = false;
 	int failed = 0, c;
-	struct config cfg;
+	autoconfig struct config cfg = { 0 };
 	struct agent *a;
-	struct agent_user u;
+	autoagentuser struct agent_user u = { 0 };
 	autofree char *question = NULL;
 	autofree char *expected_entrypoint = NULL;
 	autofree char *home = NULL;
@@ -229,13 +229,10 @@ int cmd_delete(int argc, char **argv, struct au_ctx *ctx)
 	if (failed) {
 		error("agent '%s' was not completely deleted; it stays in the config", name_copy);
 		hint("fix what is reported above and run 'au delete -a %s' again", name_copy);
-		config_release(&cfg);
 		return EXIT_FAIL;
 	}
 	config_remove_agent(&cfg, name_copy);
 	config_save(&cfg);
-	config_release(&cfg);
-	agent_user_release(&u);
 	printf("Deleted agent %s\n", name_copy);
 	return EXIT_OK;
 }

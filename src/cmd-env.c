@@ -55,7 +55,7 @@ int cmd_env(int argc, char **argv, struct au_ctx *ctx)
 	};
 	const char *verb, *name = NULL;
 	bool show = false, write;
-	struct config cfg;
+	autoconfig struct config cfg = { 0 };
 	struct agent *a;
 	int c, lock_fd;
 
@@ -137,6 +137,5 @@ int cmd_env(int argc, char **argv, struct au_ctx *ctx)
 	}
 	if (lock_fd >= 0)
 		close(lock_fd);
-	config_release(&cfg);
 	return EXIT_OK;
 }

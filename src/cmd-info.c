@@ -161,10 +161,10 @@ int cmd_info(int argc, char **argv, struct au_ctx *ctx)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *name = NULL;
-	struct config cfg;
+	autoconfig struct config cfg = { 0 };
 	struct agent *a;
-	struct agent_user u;
-	struct human hu;
+	autoagentuser struct agent_user u = { 0 };
+	autohuman struct human hu = { 0 };
 	struct health h = { 0 };
 	struct stat st;
 	autofree char *setfacl = NULL;
@@ -246,8 +246,5 @@ int cmd_info(int argc, char **argv, struct au_ctx *ctx)
 		printf("%d broken: see above\n", h.broken);
 	else
 		printf("Healthy.\n");
-	human_release(&hu);
-	agent_user_release(&u);
-	config_release(&cfg);
 	return h.broken ? EXIT_FAIL : EXIT_OK;
 }

@@ -20,7 +20,7 @@ int cmd_list(int argc, char **argv, struct au_ctx *ctx)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct config cfg;
+	autoconfig struct config cfg = { 0 };
 	int c;
 
 	while ((c = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
@@ -43,6 +43,5 @@ int cmd_list(int argc, char **argv, struct au_ctx *ctx)
 
 		printf("%s%s\n", name, is_default ? " (default)" : "");
 	}
-	config_release(&cfg);
 	return EXIT_OK;
 }

@@ -89,6 +89,18 @@ static void open_agent(struct mount_ctx *m, bool write)
 	m->agent_home = xstrdup(realpath(m->user.home, real) ? real : m->user.home);
 }
 
+static void mount_ctx_release(struct mount_ctx *m)
+{
+	if (m->lock_fd >= 0)
+		close(m->lock_fd);
+	config_release(&m->cfg);
+	agent_user_release(&m->user);
+	human_release(&m->human);
+	free(m->agent_home);
+	m->agent_home = NULL;
+	m->lock_fd = -1;
+}
+
 static void close_agent(struct mount_ctx *m)
 {
 	if (m->lock_fd >= 0)
@@ -406,7 +418,7 @@ static const struct mount_command {
 
 int cmd_mount(int argc, char **argv, struct au_ctx *ctx)
 {
-	struct mount_ctx m = { .au = ctx, .lock_fd = -1 };
+	struct mount_ctx m __attribute__((cleanup(mount_ctx_release))) = { .au = ctx, .lock_fd = -1 };
 
 	if (argc >= 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
 		fputs(mount_usage, stdout);

@@ -40,6 +40,16 @@ struct new_state {
 	struct human human;
 };
 
+static void new_state_release(struct new_state *s)
+{
+	human_release(&s->human);
+	free(s->group);
+	free(s->home);
+	free(s->shell);
+	free(s->tmpdir);
+	free(s->entrypoint);
+}
+
 __attribute__((noreturn))
 static void step_failed(const struct new_state *s, const char *step, const char *detail)
 {
@@ -253,7 +263,7 @@ int cmd_new(int argc, char **argv, struct au_ctx *ctx)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct new_state s = { .name = DEFAULT_AGENT };
+	struct new_state s __attribute__((cleanup(new_state_release))) = { .name = DEFAULT_AGENT };
 	autostrbuf struct strbuf source = STRBUF_INIT;
 	autofree char *question = NULL;
 	autofree char *install_dir = NULL;
@@ -261,7 +271,7 @@ int cmd_new(int argc, char **argv, struct au_ctx *ctx)
 	char template[PATH_MAX];
 	char hex[SHA256_HEX_LEN + 1];
 	const char *tmp = getenv("TMPDIR");
-	struct config cfg;
+	autoconfig struct config cfg = { 0 };
 	struct agent *a;
 	struct stat st;
 	bool yes = false;
@@ -373,12 +383,5 @@ int cmd_new(int argc, char **argv, struct au_ctx *ctx)
 	if (!process_has_gid(getgrnam(s.group) ? getgrnam(s.group)->gr_gid : (gid_t)-1))
 		hint("log in again (or run 'su - %s') so that your session joins group '%s'; "
 		     "'au run' works meanwhile", s.human.name, s.group);
-	config_release(&cfg);
-	human_release(&s.human);
-	free(s.group);
-	free(s.home);
-	free(s.shell);
-	free(s.tmpdir);
-	free(s.entrypoint);
 	return EXIT_OK;
 }

@@ -52,6 +52,19 @@ struct run_opts {
 	size_t nr_env, alloc_env;
 };
 
+/* Frees the environment entries only: the other options point into argv. */
+static void run_opts_release(struct run_opts *o)
+{
+	for (size_t i = 0; i < o->nr_env; i++) {
+		free(o->env[i].key);
+		free(o->env[i].value);
+	}
+	free(o->env);
+	o->env = NULL;
+	o->nr_env = o->alloc_env = 0;
+}
+#define autorunopts __attribute__((cleanup(run_opts_release)))
+
 static bool valid_env_key(const char *s, size_t len)
 {
 	if (!len || !((s[0] >= 'A' && s[0] <= 'Z') || (s[0] >= 'a' && s[0] <= 'z') || s[0] == '_'))
@@ -290,11 +303,11 @@ static void parse_run_options(int argc, char **argv, struct run_opts *o)
 
 int cmd_run(int argc, char **argv, struct au_ctx *ctx)
 {
-	struct run_opts o = { 0 };
-	struct config cfg;
+	autorunopts struct run_opts o = { 0 };
+	autoconfig struct config cfg = { 0 };
 	struct agent *a;
-	struct agent_user user;
-	struct human human;
+	autoagentuser struct agent_user user = { 0 };
+	autohuman struct human human = { 0 };
 	autostrvec struct strvec ep_argv = STRVEC_INIT;
 	autostrvec struct strvec ep_env = STRVEC_INIT;
 	autostrbuf struct strbuf why = STRBUF_INIT;
@@ -350,8 +363,10 @@ int cmd_run(int argc, char **argv, struct au_ctx *ctx)
 							      : xstrdup(o.env[i].key);
 			env_add(&stored, entry, false);
 		}
+		run_opts_release(&o);
 		o.env = stored.env;
 		o.nr_env = stored.nr_env;
+		o.alloc_env = stored.alloc_env;
 	}
 	for (const char *const *name = (const char *const[]){ "LANG", "TERM", NULL }; *name; name++) {
 		const char *v = getenv(*name);

@@ -71,6 +71,8 @@ void config_save(struct config *cfg);
 /* Serializes to TOML text (what config_save writes). Caller frees. */
 char *config_format(const struct config *cfg);
 void config_release(struct config *cfg);
+/* A struct config (zero-initialized) released when it goes out of scope. */
+#define autoconfig __attribute__((cleanup(config_release)))
 
 /*
  * Takes the lock for a whole command, on "<path>.lock" (never renamed, unlike
