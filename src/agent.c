@@ -100,6 +100,18 @@ bool valid_agent_name(const char *name)
 	return true;
 }
 
+bool valid_env_key(const char *s, size_t len)
+{
+	if (!len || !((s[0] >= 'A' && s[0] <= 'Z') || (s[0] >= 'a' && s[0] <= 'z') || s[0] == '_'))
+		return false;
+	for (size_t i = 1; i < len; i++) {
+		char c = s[i];
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'))
+			return false;
+	}
+	return true;
+}
+
 bool human_in_group_db(const struct human *h, const char *group)
 {
 	struct group *gr = getgrnam(group);

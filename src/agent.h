@@ -46,6 +46,9 @@ struct agent *agent_select(struct config *cfg, const char *name);
 /* [a-z_][a-z0-9_-]{0,30}: a name every useradd accepts. */
 bool valid_agent_name(const char *name);
 
+/* [A-Za-z_][A-Za-z0-9_]*: a name the environment can hold and every shell can use. */
+bool valid_env_key(const char *s, size_t len);
+
 /* Group membership: in the group database, and in this process's groups. */
 bool human_in_group_db(const struct human *h, const char *group);
 bool process_has_gid(gid_t gid);

@@ -21,23 +21,11 @@ static const char env_usage[] =
 	"      --show-values  show the stored values (hidden otherwise)\n"
 	"  -h, --help         show this help\n";
 
-static bool valid_key(const char *s, size_t len)
-{
-	if (!len || !((s[0] >= 'A' && s[0] <= 'Z') || (s[0] >= 'a' && s[0] <= 'z') || s[0] == '_'))
-		return false;
-	for (size_t i = 1; i < len; i++) {
-		char c = s[i];
-		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'))
-			return false;
-	}
-	return true;
-}
-
 static void check_key(const char *verb, const char *entry, size_t len)
 {
 	autofree char *key = xstrndup(entry, len);
 
-	if (!valid_key(entry, len)) {
+	if (!valid_env_key(entry, len)) {
 		autofree char *shown = escape_display(entry);
 		die_usage("env %s: invalid variable name in '%s'", verb, shown);
 	}

@@ -65,18 +65,6 @@ static void run_opts_release(struct run_opts *o)
 }
 #define autorunopts __attribute__((cleanup(run_opts_release)))
 
-static bool valid_env_key(const char *s, size_t len)
-{
-	if (!len || !((s[0] >= 'A' && s[0] <= 'Z') || (s[0] >= 'a' && s[0] <= 'z') || s[0] == '_'))
-		return false;
-	for (size_t i = 1; i < len; i++) {
-		char c = s[i];
-		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'))
-			return false;
-	}
-	return true;
-}
-
 /* KEY=VALUE splits at the first '=' (values may hold more); KEY alone passes through. */
 static void env_add(struct run_opts *o, const char *entry, bool from_config)
 {
