@@ -670,19 +670,24 @@ static void test_name_route_file_swapped_for_symlink(void **state)
 static int walks_against_owner_swap(struct fixture *fx)
 {
 	autofree char *theirs = path_of(fx, "tree/theirs");
-	autoclose int their_fd = open(theirs, O_RDONLY | O_CLOEXEC);
+	autofree char *mine = path_of(fx, "tree/mine");
+	autoclose int their_fd = -1;
 	struct acl_walk_stats stats;
 	struct stat st;
 	char buf[256];
 
-	/* The exchanger runs already: the other name holds their file now. */
-	if (their_fd >= 0 && !fstat(their_fd, &st) && st.st_uid != OTHER_UID) {
-		autofree char *mine = path_of(fx, "tree/mine");
-
-		close(their_fd);
-		their_fd = open(mine, O_RDONLY | O_CLOEXEC);
+	/*
+	 * The exchanger runs already: either name may hold their file, and may
+	 * change between our open and fstat. Try until we hold theirs.
+	 */
+	for (int i = 0; i < 10000 && their_fd < 0; i++) {
+		their_fd = open(i % 2 ? mine : theirs, O_RDONLY | O_CLOEXEC);
+		if (their_fd >= 0 && (fstat(their_fd, &st) || st.st_uid != OTHER_UID)) {
+			close(their_fd);
+			their_fd = -1;
+		}
 	}
-	if (their_fd < 0 || fstat(their_fd, &st) || st.st_uid != OTHER_UID)
+	if (their_fd < 0)
 		return 3;
 	for (int i = 0; i < 3000; i++) {
 		if (walk(fx, "tree", i % 2 ? ACL_WALK_REVOKE : ACL_WALK_GRANT, &stats) < 0)

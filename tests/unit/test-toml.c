@@ -567,7 +567,7 @@ static void test_large_inputs(void **state)
 	assert_string_equal(err, "t.toml:1:5: unterminated string");
 	free(err);
 	strbuf_release(&sb);
-	print_message("large inputs: %.2f s\n", now() - start);
+	print_message("# large inputs: %.2f s\n", now() - start);
 }
 
 static void test_writer(void **state)
@@ -755,7 +755,7 @@ static void test_mutation_fuzz(void **state)
 	}
 	for (size_t n = 0; n < nr; n++)
 		free(samples[n].text);
-	print_message("mutation fuzz: %zu accepted, %zu rejected\n", accepted, rejected);
+	print_message("# mutation fuzz: %zu accepted, %zu rejected\n", accepted, rejected);
 	assert_true(accepted > 100 && rejected > 1000);
 }
 
