@@ -53,7 +53,6 @@
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include <linux/capability.h>
 
 #if !defined(TARGET_UID) || !defined(TARGET_GID) || !defined(CALLER_UID) || \
 	!defined(AGENT_NAME) || !defined(AGENT_HOME) || !defined(AGENT_SHELL) || \
@@ -645,6 +644,11 @@ static void setup_mounts(const struct su_request *req)
 }
 
 /* --- dropping privileges ------------------------------------------------- */
+
+/* Spelled out rather than from <linux/capability.h>, which a musl build lacks. */
+#ifndef _LINUX_CAPABILITY_VERSION_3
+#define _LINUX_CAPABILITY_VERSION_3 0x20080522
+#endif
 
 struct cap_header {
 	unsigned version;

@@ -74,7 +74,7 @@ assert_no_agent() {
 		'^\$ sudo chmod 2770 /home/agent$' \
 		'^\$ sudo setfacl --modify default:group:su-as-agent:rwx /home/agent$' \
 		'^\$ sudo install .* /home/agent/README\.md$' \
-		"^\\\$ cc .* -DTARGET_UID=$uid .*-DTARGET_GID=$gid .*-DCALLER_UID=$human_uid .*-o [^ ]+ [^ ]+\\.c\$" \
+		"^\\\$ (cc|musl-gcc) .*-DTARGET_UID=$uid .*-DTARGET_GID=$gid .*-DCALLER_UID=$human_uid .*-o [^ ]+\$" \
 		"^\\\$ sudo install -o root -g su-as-agent -m 4750 [^ ]+ $(entrypoint_of agent)\$"
 	assert_equal "${lines[-1]}" "Created agent agent"
 }

@@ -127,6 +127,8 @@ assert_not_deleted() {
 	# shellcheck disable=SC2016 # $PPID is the fake cc's, not ours
 	printf '#!/bin/sh\nkill -KILL $PPID\nexit 1\n' >"$bin/cc"
 	chmod 0755 "$bin/cc"
+	# au new compiles with musl-gcc when musl-tools is there.
+	cp "$bin/cc" "$bin/musl-gcc"
 	run --separate-stderr as_human env "PATH=$bin:$AU_PREFIX/bin:/usr/sbin:/usr/bin:/sbin:/bin" au new --yes
 	assert_equal "$status" 137
 	run grep -Fx 'bootstrapped = false' "$(human_config)"
