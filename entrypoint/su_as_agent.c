@@ -47,6 +47,7 @@
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -321,10 +322,16 @@ static void ensure_std_fds(void)
 /* Nothing inherited reaches the agent but fds 0 to 2 (runc CVE-2024-21626). */
 static void close_inherited_fds(void)
 {
+	struct rlimit lim;
+	rlim_t max = 65536;
+
 	if (syscall(SYS_close_range, 3U, ~0U, 0U) == 0)
 		return;
-	for (int fd = 3; fd < 65536; fd++)
-		close(fd);
+	/* Kernels before 5.9: every fd the caller could have opened. */
+	if (getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur != RLIM_INFINITY && lim.rlim_cur > max)
+		max = lim.rlim_cur;
+	for (rlim_t fd = 3; fd < max; fd++)
+		close((int)fd);
 }
 
 /* An ignored or blocked signal would be inherited by the agent and by us. */
