@@ -191,11 +191,15 @@ static void protect_modules(struct collector *c, const char *dir_rel, int depth)
 /* HEAD, objects/ and refs/: what git looks for to take a folder as a repository. */
 static bool looks_like_gitdir(const char *path)
 {
-	autoclose int fd = open(path, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	autofree char *head = xasprintf("%s/HEAD", path);
+	autoclose int fd = -1;
 	struct stat st;
 
-	return fd >= 0 && fstatat(fd, "HEAD", &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&
-	       fstatat(fd, "objects", &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode) &&
+	/* One lstat for the common folder without HEAD: this runs on every folder of a share. */
+	if (lstat(head, &st) < 0 || !S_ISREG(st.st_mode))
+		return false;
+	fd = open(path, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	return fd >= 0 && fstatat(fd, "objects", &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode) &&
 	       fstatat(fd, "refs", &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode);
 }
 
