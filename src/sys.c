@@ -30,15 +30,7 @@ void shell_quote(struct strbuf *sb, const char *arg)
 		return;
 	}
 	if (printable) {
-		/* 'it'\''s': close the quote, an escaped quote, reopen. */
-		strbuf_addch(sb, '\'');
-		for (const char *p = arg; *p; p++) {
-			if (*p == '\'')
-				strbuf_addstr(sb, "'\\''");
-			else
-				strbuf_addch(sb, *p);
-		}
-		strbuf_addch(sb, '\'');
+		shell_quote_posix(sb, arg);
 		return;
 	}
 	/*
@@ -96,7 +88,10 @@ char *shell_quote_argv(const char *const *argv)
 
 void shell_quote_posix(struct strbuf *sb, const char *arg)
 {
-	/* POSIX sh has no $'...': single quotes keep every byte but the quote itself. */
+	/*
+	 * POSIX sh has no $'...': single quotes keep every byte but the quote
+	 * itself, which is spelled 'it'\''s': close, an escaped quote, reopen.
+	 */
 	strbuf_addch(sb, '\'');
 	for (const char *p = arg; *p; p++) {
 		if (*p == '\'')
