@@ -28,6 +28,44 @@
  * Exit status: the command's (128+N for signal N), 125 for a failure of this
  * program, 126 when the command cannot run, 127 when it is not found.
  */
+/*
+ * The protocol. This part is all that au sees of this file: src/entrypoint.h
+ * includes it with SU_AS_AGENT_PROTOCOL_ONLY defined, and builds requests
+ * with these very words, limits and codes. A change here changes both sides.
+ */
+#ifndef SU_AS_AGENT_PROTOCOL_H
+#define SU_AS_AGENT_PROTOCOL_H
+
+/* argv[1]: the protocol's version. A new option or meaning is a new version. */
+#define SU_PROTOCOL "au1"
+
+#define SU_OPT_ENV "-e"          /* NAME */
+#define SU_OPT_MOUNT_RO "-r"     /* SOURCE TARGET */
+#define SU_OPT_MOUNT_RW "-w"     /* SOURCE TARGET */
+#define SU_OPT_PROTECT "-p"      /* PATH: read-only over itself */
+#define SU_OPT_PIN "-g"          /* PATH: read-write over itself */
+#define SU_OPT_DIRECTORY "-d"    /* DIR */
+#define SU_OPT_KEEP_RUNNING "-k"
+#define SU_OPT_END "--"          /* COMMAND [ARG]... follow */
+
+#define SU_MAX_MOUNTS 64
+#define SU_MAX_PROTECTED 1024
+#define SU_MAX_ENV 128
+
+/* Exit statuses of the entrypoint itself; anything else is the command's. */
+#define SU_EXIT_SELF 125
+#define SU_EXIT_CANNOT_RUN 126
+#define SU_EXIT_NOT_FOUND 127
+
+/* Set from the agent's own account: never passed in, never set with -e. */
+#define SU_AGENT_VARS { "HOME", "USER", "LOGNAME", "SHELL" }
+/* Passed from the caller's environment without -e. */
+#define SU_CALLER_VARS { "LANG", "TERM" }
+
+#endif /* SU_AS_AGENT_PROTOCOL_H */
+
+#ifndef SU_AS_AGENT_PROTOCOL_ONLY
+
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -67,13 +105,6 @@ _Static_assert(TARGET_GID > 0 && TARGET_GID < 4294967295U, "bad TARGET_GID");
 _Static_assert(CALLER_UID < 4294967295U, "bad CALLER_UID");
 _Static_assert(TARGET_UID != CALLER_UID, "the agent cannot be the caller");
 
-#define PROTOCOL "au1"
-#define MAX_MOUNTS 64
-#define MAX_PROTECTED 1024
-#define MAX_ENV 128
-#define EXIT_SELF 125
-#define EXIT_CANNOT_RUN 126
-#define EXIT_NOT_FOUND 127
 
 #ifndef OPEN_TREE_CLONE
 #define OPEN_TREE_CLONE 1
@@ -120,12 +151,12 @@ struct su_mount {
 };
 
 struct su_request {
-	const char *env_names[MAX_ENV];
+	const char *env_names[SU_MAX_ENV];
 	size_t nr_env;
-	struct su_mount mounts[MAX_MOUNTS];
+	struct su_mount mounts[SU_MAX_MOUNTS];
 	size_t nr_mounts;
-	const char *protected[MAX_PROTECTED];
-	bool protected_rw[MAX_PROTECTED]; /* -g: pinned, not made read-only */
+	const char *protected[SU_MAX_PROTECTED];
+	bool protected_rw[SU_MAX_PROTECTED]; /* -g: pinned, not made read-only */
 	size_t nr_protected;
 	const char *directory;
 	bool keep_running;
@@ -189,8 +220,8 @@ int su_parse_args(int argc, char *const argv[], struct su_request *req, const ch
 
 	memset(req, 0, sizeof(*req));
 	*why = NULL;
-	if (argc < 2 || !argv[1] || strcmp(argv[1], PROTOCOL) != 0) {
-		*why = "protocol mismatch: this entrypoint speaks '" PROTOCOL "' (was au upgraded? run 'au new' again)";
+	if (argc < 2 || !argv[1] || strcmp(argv[1], SU_PROTOCOL) != 0) {
+		*why = "protocol mismatch: this entrypoint speaks '" SU_PROTOCOL "' (was au upgraded? run 'au new' again)";
 		return -1;
 	}
 	for (; i < argc; i++) {
@@ -200,28 +231,28 @@ int su_parse_args(int argc, char *const argv[], struct su_request *req, const ch
 			*why = "missing argument";
 			return -1;
 		}
-		if (!strcmp(opt, "--")) {
+		if (!strcmp(opt, SU_OPT_END)) {
 			i++;
 			break;
 		}
-		if (!strcmp(opt, "-e")) {
+		if (!strcmp(opt, SU_OPT_ENV)) {
 			if (i + 1 >= argc || !argv[i + 1] || !valid_env_name(argv[i + 1])) {
 				*why = "-e needs a variable name";
 				return -1;
 			}
-			if (req->nr_env >= MAX_ENV) {
+			if (req->nr_env >= SU_MAX_ENV) {
 				*why = "too many variables";
 				return -1;
 			}
 			req->env_names[req->nr_env++] = argv[++i];
-		} else if (!strcmp(opt, "-r") || !strcmp(opt, "-w")) {
+		} else if (!strcmp(opt, SU_OPT_MOUNT_RO) || !strcmp(opt, SU_OPT_MOUNT_RW)) {
 			struct su_mount *m;
 
 			if (i + 2 >= argc || !argv[i + 1] || !argv[i + 2]) {
 				*why = "a mount needs a source and a target";
 				return -1;
 			}
-			if (req->nr_mounts >= MAX_MOUNTS) {
+			if (req->nr_mounts >= SU_MAX_MOUNTS) {
 				*why = "too many mounts";
 				return -1;
 			}
@@ -234,29 +265,29 @@ int su_parse_args(int argc, char *const argv[], struct su_request *req, const ch
 				return -1;
 			}
 			m = &req->mounts[req->nr_mounts++];
-			m->read_only = opt[1] == 'r';
+			m->read_only = !strcmp(opt, SU_OPT_MOUNT_RO);
 			m->source = argv[i + 1];
 			m->target = argv[i + 2];
 			i += 2;
-		} else if (!strcmp(opt, "-p") || !strcmp(opt, "-g")) {
+		} else if (!strcmp(opt, SU_OPT_PROTECT) || !strcmp(opt, SU_OPT_PIN)) {
 			if (i + 1 >= argc || !argv[i + 1] || !below(argv[i + 1], AGENT_HOME)) {
 				*why = "protected path is not a normal path below the agent's home";
 				return -1;
 			}
-			if (req->nr_protected >= MAX_PROTECTED) {
+			if (req->nr_protected >= SU_MAX_PROTECTED) {
 				*why = "too many protected paths";
 				return -1;
 			}
-			req->protected_rw[req->nr_protected] = opt[1] == 'g';
+			req->protected_rw[req->nr_protected] = !strcmp(opt, SU_OPT_PIN);
 			req->protected[req->nr_protected++] = argv[++i];
-		} else if (!strcmp(opt, "-d")) {
+		} else if (!strcmp(opt, SU_OPT_DIRECTORY)) {
 			if (i + 1 >= argc || !argv[i + 1] || argv[i + 1][0] != '/' ||
 			    strnlen(argv[i + 1], PATH_MAX) >= PATH_MAX) {
 				*why = "-d needs an absolute directory";
 				return -1;
 			}
 			req->directory = argv[++i];
-		} else if (!strcmp(opt, "-k")) {
+		} else if (!strcmp(opt, SU_OPT_KEEP_RUNNING)) {
 			req->keep_running = true;
 		} else {
 			*why = "unknown option";
@@ -299,8 +330,8 @@ static void fail(int code, const char *fmt, ...)
 	_exit(code);
 }
 
-#define die(...) fail(EXIT_SELF, "entrypoint: " __VA_ARGS__)
-#define die_errno(fmt, ...) fail(EXIT_SELF, "entrypoint: " fmt ": %s", ##__VA_ARGS__, strerror(errno))
+#define die(...) fail(SU_EXIT_SELF, "entrypoint: " __VA_ARGS__)
+#define die_errno(fmt, ...) fail(SU_EXIT_SELF, "entrypoint: " fmt ": %s", ##__VA_ARGS__, strerror(errno))
 
 /* --- setup of the process ------------------------------------------------ */
 
@@ -314,7 +345,7 @@ static void ensure_std_fds(void)
 		if (fcntl(fd, F_GETFD) < 0 && errno == EBADF) {
 			int null = open("/dev/null", O_RDWR);
 			if (null != fd)
-				_exit(EXIT_SELF); /* cannot even report it */
+				_exit(SU_EXIT_SELF); /* cannot even report it */
 		}
 	}
 }
@@ -347,7 +378,7 @@ static void reset_signals(void)
 
 /* --- environment, from an allowlist -------------------------------------- */
 
-static char *agent_env[MAX_ENV + 8];
+static char *agent_env[SU_MAX_ENV + 8];
 
 static const char *find_env(char **envp, const char *name)
 {
@@ -360,11 +391,17 @@ static const char *find_env(char **envp, const char *name)
 	return NULL;
 }
 
-static bool forced_name(const char *name)
+static bool in_list(const char *name, const char *const *list, size_t n)
 {
-	return !strcmp(name, "HOME") || !strcmp(name, "USER") ||
-	       !strcmp(name, "LOGNAME") || !strcmp(name, "SHELL");
+	for (size_t i = 0; i < n; i++) {
+		if (!strcmp(name, list[i]))
+			return true;
+	}
+	return false;
 }
+
+static const char *const agent_vars[] = SU_AGENT_VARS;
+static const char *const caller_vars[] = SU_CALLER_VARS;
 
 /*
  * The agent's environment: its identity, a default PATH, LANG and TERM, and
@@ -373,7 +410,6 @@ static bool forced_name(const char *name)
  */
 static void build_env(const struct su_request *req, char **envp)
 {
-	static const char *const always[] = { "LANG", "TERM" };
 	size_t n = 0;
 	const char *path = NULL;
 
@@ -381,16 +417,18 @@ static void build_env(const struct su_request *req, char **envp)
 	agent_env[n++] = (char *)"USER=" AGENT_NAME;
 	agent_env[n++] = (char *)"LOGNAME=" AGENT_NAME;
 	agent_env[n++] = (char *)"SHELL=" AGENT_SHELL;
-	for (size_t i = 0; i < 2; i++) {
-		const char *e = find_env(envp, always[i]);
+	_Static_assert(sizeof(agent_vars) / sizeof(agent_vars[0]) == 4, "set every agent variable above");
+	for (size_t i = 0; i < sizeof(caller_vars) / sizeof(caller_vars[0]); i++) {
+		const char *e = find_env(envp, caller_vars[i]);
 		if (e)
 			agent_env[n++] = (char *)e;
 	}
-	for (size_t i = 0; i < req->nr_env && n < MAX_ENV + 6; i++) {
+	for (size_t i = 0; i < req->nr_env && n < SU_MAX_ENV + 6; i++) {
 		const char *name = req->env_names[i];
 		const char *e;
 
-		if (forced_name(name) || !strcmp(name, "LANG") || !strcmp(name, "TERM"))
+		if (in_list(name, agent_vars, sizeof(agent_vars) / sizeof(agent_vars[0])) ||
+		    in_list(name, caller_vars, sizeof(caller_vars) / sizeof(caller_vars[0])))
 			continue;
 		e = find_env(envp, name);
 		if (!e)
@@ -415,7 +453,7 @@ static void build_env(const struct su_request *req, char **envp)
  * fsuid. Returns the fd of the last component; *parent gets its parent's fd
  * and *last its name when asked (for the legacy mount fallback).
  */
-static int open_nofollow(const char *path, bool create, bool last_is_file, int *parent, const char **last)
+static int su_open_path(const char *path, bool create, bool last_is_file, int *parent, const char **last)
 {
 	char buf[PATH_MAX];
 	char *p, *comp;
@@ -581,7 +619,7 @@ static void bind_by_fd(int src_fd, int dst_fd, int dst_parent, const char *dst_n
  */
 static void setup_mounts(const struct su_request *req)
 {
-	int src_fds[MAX_MOUNTS];
+	int src_fds[SU_MAX_MOUNTS];
 	struct stat st;
 	int home;
 
@@ -596,7 +634,7 @@ static void setup_mounts(const struct su_request *req)
 	for (size_t i = 0; i < req->nr_mounts; i++) {
 		const char *src = req->mounts[i].source;
 
-		src_fds[i] = open_nofollow(src, false, false, NULL, NULL);
+		src_fds[i] = su_open_path(src, false, false, NULL, NULL);
 		if (src_fds[i] < 0)
 			die_errno("cannot open mount source '%s'", src);
 		if (fstat(src_fds[i], &st) < 0)
@@ -609,7 +647,7 @@ static void setup_mounts(const struct su_request *req)
 
 	/* Targets, as the agent, below a home that must be the agent's. */
 	fs_identity(TARGET_UID, TARGET_GID, true);
-	home = open_nofollow(AGENT_HOME, false, false, NULL, NULL);
+	home = su_open_path(AGENT_HOME, false, false, NULL, NULL);
 	if (home < 0)
 		die_errno("cannot open the agent's home '%s'", AGENT_HOME);
 	if (fstat(home, &st) < 0 || !S_ISDIR(st.st_mode) || st.st_uid != TARGET_UID)
@@ -623,7 +661,7 @@ static void setup_mounts(const struct su_request *req)
 
 		if (fstat(src_fds[i], &st) < 0)
 			die_errno("cannot stat '%s'", m->source);
-		dst = open_nofollow(m->target, true, S_ISREG(st.st_mode), &parent, &name);
+		dst = su_open_path(m->target, true, S_ISREG(st.st_mode), &parent, &name);
 		if (dst < 0)
 			die_errno("cannot open mount target '%s'", m->target);
 		bind_by_fd(src_fds[i], dst, parent, name, m->read_only, m->target);
@@ -637,7 +675,7 @@ static void setup_mounts(const struct su_request *req)
 		const char *name = NULL;
 		int parent = -1, fd;
 
-		fd = open_nofollow(path, false, false, &parent, &name);
+		fd = su_open_path(path, false, false, &parent, &name);
 		if (fd < 0) {
 			if (errno == ENOENT)
 				continue; /* nothing there to protect */
@@ -741,8 +779,8 @@ static void exec_command(const struct su_request *req)
 	environ = agent_env;
 	execvp(req->command[0], req->command);
 	if (errno == ENOENT)
-		fail(EXIT_NOT_FOUND, "'%s': command not found", req->command[0]);
-	fail(EXIT_CANNOT_RUN, "cannot run '%s': %s", req->command[0], strerror(errno));
+		fail(SU_EXIT_NOT_FOUND, "'%s': command not found", req->command[0]);
+	fail(SU_EXIT_CANNOT_RUN, "cannot run '%s': %s", req->command[0], strerror(errno));
 }
 
 static int status_to_code(int status)
@@ -751,7 +789,7 @@ static int status_to_code(int status)
 		return WEXITSTATUS(status);
 	if (WIFSIGNALED(status))
 		return 128 + WTERMSIG(status);
-	return EXIT_SELF;
+	return SU_EXIT_SELF;
 }
 
 static const int forwarded[] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH };
@@ -769,7 +807,7 @@ static void run_init(const struct su_request *req, int ctl_fd, int status_fd)
 	sigset_t mask;
 	struct pollfd pfd[2];
 	pid_t child;
-	int sfd, code = EXIT_SELF;
+	int sfd, code = SU_EXIT_SELF;
 	bool child_done = false;
 
 	/* The command must never hold these. */
@@ -953,3 +991,5 @@ int main(int argc, char **argv, char **envp)
 }
 
 #endif /* SU_AS_AGENT_NO_MAIN */
+
+#endif /* SU_AS_AGENT_PROTOCOL_ONLY */

@@ -96,9 +96,9 @@ static bool fuzz_env_name(const char *s)
 /* What the privileged code relies on, for an accepted argv. */
 static void fuzz_check_request(int argc, char *const argv[], const struct su_request *req)
 {
-	FUZZ_CHECK(req->nr_mounts <= MAX_MOUNTS, "%zu mounts", req->nr_mounts);
-	FUZZ_CHECK(req->nr_env <= MAX_ENV, "%zu variables", req->nr_env);
-	FUZZ_CHECK(req->nr_protected <= MAX_PROTECTED, "%zu protected paths", req->nr_protected);
+	FUZZ_CHECK(req->nr_mounts <= SU_MAX_MOUNTS, "%zu mounts", req->nr_mounts);
+	FUZZ_CHECK(req->nr_env <= SU_MAX_ENV, "%zu variables", req->nr_env);
+	FUZZ_CHECK(req->nr_protected <= SU_MAX_PROTECTED, "%zu protected paths", req->nr_protected);
 	for (size_t i = 0; i < req->nr_mounts; i++) {
 		const struct su_mount *m = &req->mounts[i];
 
@@ -132,7 +132,7 @@ static void fuzz_check_request(int argc, char *const argv[], const struct su_req
 	FUZZ_CHECK(req->command > argv && req->command < argv + argc, "command outside argv");
 	FUZZ_CHECK(req->command[0] && req->command[0][0], "empty command");
 	FUZZ_CHECK(!strcmp(req->command[-1], "--"), "command not after '--'");
-	FUZZ_CHECK(!strcmp(argv[1], PROTOCOL), "accepted without the protocol word");
+	FUZZ_CHECK(!strcmp(argv[1], SU_PROTOCOL), "accepted without the protocol word");
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

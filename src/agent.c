@@ -1,7 +1,9 @@
 /* agent.c: users, groups and the entrypoint's verification, shared by commands. */
 #include "agent.h"
 #include "config.h"
+#include "entrypoint.h"
 #include "hash.h"
+#include "paths.h"
 #include "au-config.h"
 #include "util.h"
 
@@ -112,6 +114,17 @@ bool valid_env_key(const char *s, size_t len)
 	return true;
 }
 
+bool env_key_is_agents(const char *key)
+{
+	static const char *const agent_vars[] = SU_AGENT_VARS;
+
+	for (size_t i = 0; i < ARRAY_SIZE(agent_vars); i++) {
+		if (!strcmp(key, agent_vars[i]))
+			return true;
+	}
+	return false;
+}
+
 bool human_in_group_db(const struct human *h, const char *group)
 {
 	struct group *gr = getgrnam(group);
@@ -167,65 +180,47 @@ char *entrypoint_install_path(const char *name)
 	return xasprintf("%s/%s/su_as_agent", AU_LIBEXECDIR, name);
 }
 
-/*
- * Walks from "/" with O_PATH|O_NOFOLLOW, one component at a time, checking
- * each directory. Returns the fd of dir, or -1.
- */
+/* path_walk()'s check for open_safe_dir(): each folder on the way is root's alone. */
+static int visit_root_owned(int fd, const struct stat *st, const char *sofar, void *data)
+{
+	struct strbuf *why = data;
+
+	if (S_ISLNK(st->st_mode) || !S_ISDIR(st->st_mode)) {
+		strbuf_addf(why, "'%s' is %s", sofar, S_ISLNK(st->st_mode) ? "a symlink" : "not a directory");
+		return -1;
+	}
+	if (st->st_uid != 0 || (st->st_mode & (S_IWGRP | S_IWOTH))) {
+		strbuf_addf(why, "'%s' is %s (owner uid %u, mode %04o): it must be owned by root "
+			    "and not writable by group or others", sofar,
+			    st->st_uid != 0 ? "not owned by root" : "writable by others",
+			    (unsigned)st->st_uid, (unsigned)(st->st_mode & 07777));
+		return -1;
+	}
+	return 0;
+}
+
+/* Opens dir (O_PATH) if it and every folder above it are root's alone; else says why. */
 static int open_safe_dir(const char *dir, struct strbuf *why)
 {
-	autofree char *copy = xstrdup(dir);
-	char *save = NULL;
-	int fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
-	struct strbuf sofar = STRBUF_INIT;
-	struct stat st;
+	autostrbuf struct strbuf failed_at = STRBUF_INIT;
+	size_t why_len = why->len;
+	int fd;
 
 	if (dir[0] != '/') {
 		strbuf_addf(why, "'%s' is not an absolute path", dir);
-		goto fail;
+		return -1;
 	}
-	if (fd < 0 || fstat(fd, &st) < 0) {
-		strbuf_addf(why, "cannot open '/': %s", strerror(errno));
-		goto fail;
-	}
-	strbuf_addch(&sofar, '/');
-	for (char *comp = strtok_r(copy, "/", &save);; comp = strtok_r(NULL, "/", &save)) {
-		int next;
-
-		if (st.st_uid != 0 || (st.st_mode & (S_IWGRP | S_IWOTH))) {
-			strbuf_addf(why, "'%s' is %s (owner uid %u, mode %04o): it must be owned by root "
-				    "and not writable by group or others", sofar.buf,
-				    st.st_uid != 0 ? "not owned by root" : "writable by others",
-				    (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777));
-			goto fail;
-		}
-		if (!comp)
-			break;
-		if (!strcmp(comp, "..") || !strcmp(comp, ".")) {
-			strbuf_addf(why, "'%s' is not a normal path", dir);
-			goto fail;
-		}
-		next = openat(fd, comp, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-		if (sofar.len > 1)
-			strbuf_addch(&sofar, '/');
-		strbuf_addstr(&sofar, comp);
-		if (next < 0) {
-			strbuf_addf(why, "cannot open '%s': %s", sofar.buf, strerror(errno));
-			goto fail;
-		}
-		close(fd);
-		fd = next;
-		if (fstat(fd, &st) < 0 || !S_ISDIR(st.st_mode)) {
-			strbuf_addf(why, "'%s' is %s", sofar.buf,
-				    S_ISLNK(st.st_mode) ? "a symlink" : "not a directory");
-			goto fail;
-		}
-	}
-	strbuf_release(&sofar);
-	return fd;
-fail:
-	strbuf_release(&sofar);
-	if (fd >= 0)
-		close(fd);
+	fd = path_walk(dir, O_PATH | O_DIRECTORY, visit_root_owned, why, &failed_at);
+	if (fd >= 0 || why->len != why_len)
+		return fd; /* the visit said why */
+	if (errno == EINVAL)
+		strbuf_addf(why, "'%s' is not a normal path", dir);
+	else if (errno == ELOOP)
+		strbuf_addf(why, "'%s' is a symlink", failed_at.buf);
+	else if (errno == ENOTDIR)
+		strbuf_addf(why, "'%s' is not a directory", failed_at.buf);
+	else
+		strbuf_addf(why, "cannot open '%s': %s", failed_at.buf, strerror(errno));
 	return -1;
 }
 

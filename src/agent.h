@@ -48,6 +48,8 @@ bool valid_agent_name(const char *name);
 
 /* [A-Za-z_][A-Za-z0-9_]*: a name the environment can hold and every shell can use. */
 bool valid_env_key(const char *s, size_t len);
+/* HOME, USER, LOGNAME, SHELL: the entrypoint sets them from the agent's account. */
+bool env_key_is_agents(const char *key);
 
 /* Group membership: in the group database, and in this process's groups. */
 bool human_in_group_db(const struct human *h, const char *group);

@@ -1,5 +1,6 @@
-/* au.c: main, global options and the command table. Nothing else. */
+/* au.c: main, global options, the command table and the start that commands share. */
 #include "au-config.h"
+#include "agent.h"
 #include "au.h"
 #include "config.h"
 #include "util.h"
@@ -12,16 +13,44 @@
 static const struct command {
 	const char *name;
 	int (*fn)(int argc, char **argv, struct au_ctx *ctx);
+	unsigned setup; /* enum au_setup_flags; mount and env set theirs per subcommand */
 	const char *summary;
 } commands[] = {
-	{ "new", cmd_new, "create an agent user, its group, home and entrypoint" },
-	{ "run", cmd_run, "run a command as the agent" },
-	{ "info", cmd_info, "show an agent and check its health" },
-	{ "list", cmd_list, "list the configured agents" },
-	{ "delete", cmd_delete, "remove an agent and everything au made for it" },
-	{ "mount", cmd_mount, "share folders of your home with an agent (add, remove, list)" },
-	{ "env", cmd_env, "store environment variables for an agent's runs (set, unset, list)" },
+	{ "new", cmd_new, NEED_CONFIG | LOCK_WRITE, "create an agent user, its group, home and entrypoint" },
+	{ "run", cmd_run, NEED_AGENT | LOCK_READ, "run a command as the agent" },
+	{ "info", cmd_info, NEED_AGENT, "show an agent and check its health" },
+	{ "list", cmd_list, NEED_CONFIG, "list the configured agents" },
+	{ "delete", cmd_delete, NEED_AGENT | LOCK_WRITE, "remove an agent and everything au made for it" },
+	{ "mount", cmd_mount, 0, "share folders of your home with an agent (add, remove, list)" },
+	{ "env", cmd_env, 0, "store environment variables for an agent's runs (set, unset, list)" },
 };
+
+struct agent *au_setup(struct au_ctx *ctx, const char *agent_name)
+{
+	if (ctx->setup & (LOCK_READ | LOCK_WRITE))
+		ctx->lock_fd = config_lock(ctx->config_path, ctx->setup & LOCK_WRITE ? CONFIG_LOCK_EXCLUSIVE
+										 : CONFIG_LOCK_SHARED);
+	if (!(ctx->setup & NEED_CONFIG))
+		return NULL;
+	config_load(&ctx->cfg, ctx->config_path);
+	startup_warnings(&ctx->cfg);
+	if ((ctx->setup & NEED_AGENT) != NEED_AGENT)
+		return NULL;
+	return agent_select(&ctx->cfg, agent_name);
+}
+
+void au_unlock(struct au_ctx *ctx)
+{
+	if (ctx->lock_fd >= 0)
+		close(ctx->lock_fd);
+	ctx->lock_fd = -1;
+}
+
+void au_ctx_release(struct au_ctx *ctx)
+{
+	au_unlock(ctx);
+	config_release(&ctx->cfg);
+}
 
 static void usage(FILE *out)
 {
@@ -51,7 +80,7 @@ int main(int argc, char **argv)
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct au_ctx ctx = { 0 };
+	struct au_ctx ctx __attribute__((cleanup(au_ctx_release))) = { .lock_fd = -1 };
 	autofree char *default_path = NULL;
 	int c;
 
@@ -95,6 +124,7 @@ int main(int argc, char **argv)
 			char **sub_argv = argv + optind;
 
 			optind = 0; /* each command parses its own options from scratch */
+			ctx.setup = commands[i].setup;
 			return commands[i].fn(sub_argc, sub_argv, &ctx);
 		}
 	}

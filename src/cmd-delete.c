@@ -27,13 +27,98 @@ static const char delete_usage[] =
 	"  -y, --yes           do not ask for confirmation\n"
 	"  -h, --help          show this help\n";
 
+/* What one au delete works on. */
+struct deletion {
+	struct agent *agent; /* in the context's config */
+	char *name;          /* a copy: the config entry goes at the end */
+	struct agent_user user;
+	char *home;
+	bool delete_home;
+	bool user_left; /* userdel failed: the home is still in use */
+};
+
+static void deletion_release(struct deletion *d)
+{
+	free(d->name);
+	agent_user_release(&d->user);
+	free(d->home);
+}
+
 static void skip(const char *what)
 {
 	printf("%s, skipping\n", what);
 }
 
-static int revoke_mounts(const struct agent *a, const struct agent_user *u)
+/*
+ * Whether root may remove the home: only a directory that belongs to the
+ * agent's user, checked while that user still exists. Returns false with why
+ * (and where useful a hint) set.
+ */
+static bool home_removable(const struct deletion *d, const struct stat *st, struct strbuf *why,
+			   struct strbuf *hint_text)
 {
+	if (d->user_left) {
+		strbuf_addf(why, "user '%s' is still there", d->name);
+		return false;
+	}
+	if (!d->user.user_exists) {
+		strbuf_addf(why, "user '%s' is gone, so its owner cannot be checked", d->name);
+		strbuf_addf(hint_text, "check it and remove it by hand: sudo rm -rf -- %s", d->home);
+		return false;
+	}
+	if (!S_ISDIR(st->st_mode) || st->st_uid != d->user.uid) {
+		strbuf_addf(why, "it is not a directory owned by the agent (uid %u)", (unsigned)d->user.uid);
+		return false;
+	}
+	return true;
+}
+
+/* A home that cannot be removed is refused before anything changes. */
+static void check_home_first(const struct deletion *d)
+{
+	autostrbuf struct strbuf why = STRBUF_INIT;
+	autostrbuf struct strbuf unused = STRBUF_INIT;
+	struct stat st;
+
+	if (!d->delete_home || lstat(d->home, &st) < 0 || home_removable(d, &st, &why, &unused))
+		return;
+	error("not removing '%s': %s", d->home, why.buf);
+	hint("run 'au delete -a %s' without --delete-home%s", d->name,
+	     d->user.user_exists ? "" : ", then check and remove it by hand");
+	exit(EXIT_FAIL);
+}
+
+static void confirm(const struct deletion *d, bool yes)
+{
+	autofree char *question = xasprintf("Delete agent %s (user, group '%s', entrypoint%s)?", d->name,
+					    d->agent->group,
+					    d->delete_home ? ", and its home with everything in it" : "");
+
+	if (yes)
+		return;
+	if (!can_ask()) {
+		error("no terminal to confirm on");
+		hint("pass --yes to delete agent '%s'", d->name);
+		exit(EXIT_FAIL);
+	}
+	if (!ask_yes_no(question)) {
+		puts("Nothing done.");
+		exit(EXIT_FAIL);
+	}
+}
+
+/* Its processes first: a running agent could race the ACL walk below. */
+static int stop_processes(const struct deletion *d)
+{
+	if (!d->user.user_exists || !agent_has_processes(d->user.uid))
+		return 0;
+	return run_command((const char *const[]){ "pkill", "--signal", "KILL", "--uid", d->name, NULL },
+			   RUN_SUDO) > 1;
+}
+
+static int revoke_mounts(const struct deletion *d)
+{
+	const struct agent *a = d->agent;
 	int failed = 0;
 
 	for (size_t i = 0; i < a->nr_mounts; i++) {
@@ -44,7 +129,7 @@ static int revoke_mounts(const struct agent *a, const struct agent_user *u)
 
 		if (m->read_only)
 			continue;
-		if (!u->group_exists) {
+		if (!d->user.group_exists) {
 			/* Nothing to retry: without the group its gid is unknown. */
 			warn("group '%s' is gone: cannot tell which ACL entries on '%s' were its", a->group, shown);
 			continue;
@@ -60,12 +145,97 @@ static int revoke_mounts(const struct agent *a, const struct agent_user *u)
 			continue;
 		}
 		printf("Removing group '%s' access from %s\n", a->group, shown);
-		if (acl_walk(fd, m->source, u->gid, getuid(), ACL_WALK_REVOKE, true, &stats) < 0)
+		if (acl_walk(fd, m->source, d->user.gid, getuid(), ACL_WALK_REVOKE, true, &stats) < 0)
 			failed = 1;
 		printf("  %zu entries changed, %zu already clean, %zu not yours left as they are\n",
 		       stats.changed, stats.unchanged, stats.not_owned);
 	}
 	return failed;
+}
+
+static int remove_user(struct deletion *d)
+{
+	autofree char *what = NULL;
+
+	if (d->user.user_exists) {
+		if (run_command((const char *const[]){ "userdel", d->name, NULL }, RUN_SUDO) == 0)
+			return 0;
+		d->user_left = true;
+		return 1;
+	}
+	what = xasprintf("user '%s' does not exist", d->name);
+	skip(what);
+	return 0;
+}
+
+static int remove_group(const struct deletion *d)
+{
+	autofree char *what = NULL;
+
+	if (getgrnam(d->agent->group))
+		return run_command((const char *const[]){ "groupdel", d->agent->group, NULL }, RUN_SUDO) != 0;
+	what = xasprintf("group '%s' does not exist", d->agent->group);
+	skip(what);
+	return 0;
+}
+
+/*
+ * Root removes only the entrypoint au new installs, in its root-owned
+ * folder; an entrypoint elsewhere (the reference tool kept it in the
+ * agent's home) is not touched as root by path.
+ */
+static int remove_entrypoint(const struct deletion *d)
+{
+	autofree char *expected = entrypoint_install_path(d->name);
+	autofree char *dir = NULL;
+	autostrbuf struct strbuf why = STRBUF_INIT;
+	struct stat st;
+	int failed = 0;
+
+	if (strcmp(d->agent->entrypoint, expected)) {
+		if (!d->delete_home || !path_below(d->agent->entrypoint, d->home)) {
+			autofree char *shown = escape_display(d->agent->entrypoint);
+			warn("leaving the entrypoint '%s': it is not where au installs entrypoints", shown);
+		}
+		return 0;
+	}
+	dir = xstrdup(expected);
+	*strrchr(dir, '/') = '\0';
+	if (lstat(dir, &st) < 0) {
+		autofree char *what = xasprintf("entrypoint folder '%s' does not exist", dir);
+		skip(what);
+		return 0;
+	}
+	if (!safe_dir_chain(dir, &why)) {
+		error("not removing '%s' as root: %s", dir, why.buf);
+		return 1;
+	}
+	if (lstat(expected, &st) == 0 &&
+	    run_command((const char *const[]){ "rm", "-f", "--", expected, NULL }, RUN_SUDO) != 0)
+		failed = 1;
+	if (run_command((const char *const[]){ "rmdir", "--", dir, NULL }, RUN_SUDO) != 0)
+		failed = 1;
+	return failed;
+}
+
+static int remove_home(const struct deletion *d)
+{
+	autostrbuf struct strbuf why = STRBUF_INIT;
+	autostrbuf struct strbuf hint_text = STRBUF_INIT;
+	struct stat st;
+
+	if (lstat(d->home, &st) < 0) {
+		autofree char *what = xasprintf("home '%s' does not exist", d->home);
+		skip(what);
+		return 0;
+	}
+	if (!home_removable(d, &st, &why, &hint_text)) {
+		error("not removing '%s': %s", d->home, why.buf);
+		if (hint_text.len)
+			hint("%s", hint_text.buf);
+		return 1;
+	}
+	return run_command((const char *const[]){ "rm", "-rf", "--", d->home, NULL }, RUN_SUDO) != 0;
 }
 
 int cmd_delete(int argc, char **argv, struct au_ctx *ctx)
@@ -77,17 +247,10 @@ int cmd_delete(int argc, char **argv, struct au_ctx *ctx)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
+	struct deletion d __attribute__((cleanup(deletion_release))) = { 0 };
 	const char *name = NULL;
-	bool yes = false, delete_home = false, user_left = false;
+	bool yes = false;
 	int failed = 0, c;
-	autoconfig struct config cfg = { 0 };
-	struct agent *a;
-	autoagentuser struct agent_user u = { 0 };
-	autofree char *question = NULL;
-	autofree char *expected_entrypoint = NULL;
-	autofree char *home = NULL;
-	autofree char *name_copy = NULL;
-	struct stat st;
 
 	while ((c = getopt_long(argc, argv, ":a:Hyh", options, NULL)) != -1) {
 		switch (c) {
@@ -95,7 +258,7 @@ int cmd_delete(int argc, char **argv, struct au_ctx *ctx)
 			name = optarg;
 			break;
 		case 'H':
-			delete_home = true;
+			d.delete_home = true;
 			break;
 		case 'y':
 			yes = true;
@@ -110,129 +273,30 @@ int cmd_delete(int argc, char **argv, struct au_ctx *ctx)
 	if (optind < argc)
 		die_usage("delete: unexpected argument '%s'", argv[optind]);
 
-	config_lock(ctx->config_path, true);
-	config_load(&cfg, ctx->config_path);
-	startup_warnings(&cfg);
-	a = agent_select(&cfg, name);
-	name_copy = xstrdup(a->user_name);
-	if (!valid_agent_name(a->user_name))
-		die("the config names an agent '%s' that is not a valid user name; fix it by hand",
-		    a->user_name);
-	agent_user_load(&u, a->user_name, a->group);
-	home = xasprintf("/home/%s", a->user_name);
+	d.agent = au_setup(ctx, name);
+	d.name = xstrdup(d.agent->user_name);
+	if (!valid_agent_name(d.name))
+		die("the config names an agent '%s' that is not a valid user name; fix it by hand", d.name);
+	agent_user_load(&d.user, d.name, d.agent->group);
+	d.home = xasprintf("/home/%s", d.name);
 
-	/* A home that cannot be removed is refused before anything changes. */
-	if (delete_home && lstat(home, &st) == 0) {
-		if (!u.user_exists) {
-			error("not removing '%s': user '%s' is gone, so its owner cannot be checked", home,
-			      a->user_name);
-			hint("run 'au delete -a %s' without --delete-home, then check and remove it by hand",
-			     a->user_name);
-			return EXIT_FAIL;
-		}
-		if (!S_ISDIR(st.st_mode) || st.st_uid != u.uid) {
-			error("not removing '%s': it is not a directory owned by the agent (uid %u)", home,
-			      (unsigned)u.uid);
-			hint("run 'au delete -a %s' without --delete-home", a->user_name);
-			return EXIT_FAIL;
-		}
-	}
-
-	question = xasprintf("Delete agent %s (user, group '%s', entrypoint%s)?", a->user_name, a->group,
-			     delete_home ? ", and its home with everything in it" : "");
-	if (!yes) {
-		if (!can_ask()) {
-			error("no terminal to confirm on");
-			hint("pass --yes to delete agent '%s'", a->user_name);
-			return EXIT_FAIL;
-		}
-		if (!ask_yes_no(question)) {
-			puts("Nothing done.");
-			return EXIT_FAIL;
-		}
-	}
-
-	/* Its processes first: a running agent could race the ACL walk below. */
-	if (u.user_exists && agent_has_processes(u.uid) &&
-	    run_command((const char *const[]){ "pkill", "--signal", "KILL", "--uid", a->user_name, NULL },
-			RUN_SUDO) > 1)
-		failed = 1;
-	failed |= revoke_mounts(a, &u);
-
-	if (u.user_exists) {
-		if (run_command((const char *const[]){ "userdel", a->user_name, NULL }, RUN_SUDO) != 0) {
-			failed = 1;
-			user_left = true;
-		}
-	} else {
-		autofree char *what = xasprintf("user '%s' does not exist", a->user_name);
-		skip(what);
-	}
-	if (getgrnam(a->group)) {
-		if (run_command((const char *const[]){ "groupdel", a->group, NULL }, RUN_SUDO) != 0)
-			failed = 1;
-	} else {
-		autofree char *what = xasprintf("group '%s' does not exist", a->group);
-		skip(what);
-	}
-
-	/*
-	 * Root removes only the entrypoint au new installs, in its root-owned
-	 * folder; an entrypoint elsewhere (the reference tool kept it in the
-	 * agent's home) is not touched as root by path.
-	 */
-	expected_entrypoint = entrypoint_install_path(a->user_name);
-	if (!strcmp(a->entrypoint, expected_entrypoint)) {
-		autofree char *dir = xstrdup(expected_entrypoint);
-		autostrbuf struct strbuf why = STRBUF_INIT;
-
-		*strrchr(dir, '/') = '\0';
-		if (lstat(dir, &st) < 0) {
-			autofree char *what = xasprintf("entrypoint folder '%s' does not exist", dir);
-			skip(what);
-		} else if (!safe_dir_chain(dir, &why)) {
-			error("not removing '%s' as root: %s", dir, why.buf);
-			failed = 1;
-		} else {
-			if (lstat(expected_entrypoint, &st) == 0 &&
-			    run_command((const char *const[]){ "rm", "-f", "--", expected_entrypoint, NULL },
-					RUN_SUDO) != 0)
-				failed = 1;
-			if (run_command((const char *const[]){ "rmdir", "--", dir, NULL }, RUN_SUDO) != 0)
-				failed = 1;
-		}
-	} else if (!delete_home || !path_below(a->entrypoint, home)) {
-		autofree char *shown = escape_display(a->entrypoint);
-		warn("leaving the entrypoint '%s': it is not where au installs entrypoints", shown);
-	}
-
-	if (delete_home) {
-		if (lstat(home, &st) < 0) {
-			autofree char *what = xasprintf("home '%s' does not exist", home);
-			skip(what);
-		} else if (user_left) {
-			error("not removing '%s': user '%s' is still there", home, a->user_name);
-			failed = 1;
-		} else if (!u.user_exists) {
-			error("not removing '%s': user '%s' is gone, so its owner cannot be checked", home,
-			      a->user_name);
-			hint("check it and remove it by hand: sudo rm -rf -- %s", home);
-			failed = 1;
-		} else if (!S_ISDIR(st.st_mode) || st.st_uid != u.uid) {
-			error("not removing '%s': it is not a directory owned by uid %u", home, (unsigned)u.uid);
-			failed = 1;
-		} else if (run_command((const char *const[]){ "rm", "-rf", "--", home, NULL }, RUN_SUDO) != 0) {
-			failed = 1;
-		}
-	}
+	check_home_first(&d);
+	confirm(&d, yes);
+	failed |= stop_processes(&d);
+	failed |= revoke_mounts(&d);
+	failed |= remove_user(&d);
+	failed |= remove_group(&d);
+	failed |= remove_entrypoint(&d);
+	if (d.delete_home)
+		failed |= remove_home(&d);
 
 	if (failed) {
-		error("agent '%s' was not completely deleted; it stays in the config", name_copy);
-		hint("fix what is reported above and run 'au delete -a %s' again", name_copy);
+		error("agent '%s' was not completely deleted; it stays in the config", d.name);
+		hint("fix what is reported above and run 'au delete -a %s' again", d.name);
 		return EXIT_FAIL;
 	}
-	config_remove_agent(&cfg, name_copy);
-	config_save(&cfg);
-	printf("Deleted agent %s\n", name_copy);
+	config_remove_agent(&ctx->cfg, d.name);
+	config_save(&ctx->cfg);
+	printf("Deleted agent %s\n", d.name);
 	return EXIT_OK;
 }

@@ -29,11 +29,17 @@ static void check_key(const char *verb, const char *entry, size_t len)
 		autofree char *shown = escape_display(entry);
 		die_usage("env %s: invalid variable name in '%s'", verb, shown);
 	}
-	if (!strcmp(key, "HOME") || !strcmp(key, "USER") || !strcmp(key, "LOGNAME") || !strcmp(key, "SHELL"))
+	if (env_key_is_agents(key))
 		die_usage("env %s: %s is the agent's own and cannot be set", verb, key);
 }
 
-int cmd_env(int argc, char **argv, struct au_ctx *ctx)
+struct env_opts {
+	const char *agent;
+	bool show_values;
+};
+
+/* Options of every subcommand; --show-values only for list. Returns argv's index of the operands. */
+static int parse_env_options(int argc, char **argv, const char *verb, struct env_opts *o)
 {
 	static const struct option options[] = {
 		{ "agent", required_argument, NULL, 'a' },
@@ -41,89 +47,130 @@ int cmd_env(int argc, char **argv, struct au_ctx *ctx)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *verb, *name = NULL;
-	bool show = false, write;
-	autoconfig struct config cfg = { 0 };
-	struct agent *a;
-	int c, lock_fd;
+	int c;
 
+	while ((c = getopt_long(argc, argv, ":a:h", options, NULL)) != -1) {
+		switch (c) {
+		case 'a':
+			o->agent = optarg;
+			break;
+		case 's':
+			if (strcmp(verb, "list"))
+				die_usage("env %s: unknown option '--show-values'", verb);
+			o->show_values = true;
+			break;
+		case 'h':
+			fputs(env_usage, stdout);
+			exit(EXIT_OK);
+		default:
+			die_bad_option(c, argv, "env");
+		}
+	}
+	return optind;
+}
+
+/* The one KEY or KEY=VALUE operand of set and unset, checked before anything is loaded. */
+static const char *key_operand(int argc, char **argv, const char *verb)
+{
+	const char *entry, *eq;
+
+	if (optind >= argc)
+		die_usage("env %s: missing KEY", verb);
+	if (argc - optind > 1)
+		die_usage("env %s: unexpected argument '%s'", verb, argv[optind + 1]);
+	entry = argv[optind];
+	eq = strchr(entry, '=');
+	if (eq && !strcmp(verb, "unset"))
+		die_usage("env unset: give the KEY alone");
+	check_key(verb, entry, eq ? (size_t)(eq - entry) : strlen(entry));
+	return entry;
+}
+
+static int env_set(int argc, char **argv, struct au_ctx *ctx)
+{
+	struct env_opts o = { 0 };
+	const char *entry, *eq;
+	autofree char *key = NULL;
+	struct agent *a;
+
+	parse_env_options(argc, argv, "set", &o);
+	entry = key_operand(argc, argv, "set");
+	eq = strchr(entry, '=');
+	key = xstrndup(entry, eq ? (size_t)(eq - entry) : strlen(entry));
+	a = au_setup(ctx, o.agent);
+	agent_env_set(a, entry);
+	config_save(&ctx->cfg);
+	if (eq)
+		printf("Set %s for agent %s\n", key, a->user_name);
+	else
+		printf("Set %s for agent %s: your value passes through at each run\n", key, a->user_name);
+	return EXIT_OK;
+}
+
+static int env_unset(int argc, char **argv, struct au_ctx *ctx)
+{
+	struct env_opts o = { 0 };
+	const char *key;
+	struct agent *a;
+
+	parse_env_options(argc, argv, "unset", &o);
+	key = key_operand(argc, argv, "unset");
+	a = au_setup(ctx, o.agent);
+	if (!agent_env_unset(a, key))
+		die("%s is not set for agent %s", key, a->user_name);
+	config_save(&ctx->cfg);
+	printf("Unset %s for agent %s\n", key, a->user_name);
+	return EXIT_OK;
+}
+
+static int env_list(int argc, char **argv, struct au_ctx *ctx)
+{
+	struct env_opts o = { 0 };
+	struct agent *a;
+
+	parse_env_options(argc, argv, "list", &o);
+	if (optind < argc)
+		die_usage("env list: unexpected argument '%s'", argv[optind]);
+	a = au_setup(ctx, o.agent);
+	if (!a->nr_env)
+		printf("No environment variables stored for agent %s.\n", a->user_name);
+	for (size_t i = 0; i < a->nr_env; i++) {
+		const char *eq = strchr(a->env[i], '=');
+		autofree char *shown = escape_display(a->env[i]);
+
+		if (!eq)
+			printf("%s (your value, passed through)\n", shown);
+		else if (o.show_values)
+			printf("%s\n", shown);
+		else
+			printf("%.*s=<hidden>\n", (int)(eq - a->env[i]), shown);
+	}
+	return EXIT_OK;
+}
+
+static const struct env_command {
+	const char *name;
+	int (*fn)(int argc, char **argv, struct au_ctx *ctx);
+	unsigned setup;
+} env_commands[] = {
+	{ "set", env_set, NEED_AGENT | LOCK_WRITE },
+	{ "unset", env_unset, NEED_AGENT | LOCK_WRITE },
+	{ "list", env_list, NEED_AGENT | LOCK_READ },
+};
+
+int cmd_env(int argc, char **argv, struct au_ctx *ctx)
+{
 	if (argc >= 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
 		fputs(env_usage, stdout);
 		return EXIT_OK;
 	}
 	if (argc < 2)
 		die_usage("env: missing subcommand (set, unset or list)");
-	verb = argv[1];
-	if (strcmp(verb, "set") && strcmp(verb, "unset") && strcmp(verb, "list"))
-		die_usage("env: unknown subcommand '%s'", verb);
-	argc--;
-	argv++;
-	while ((c = getopt_long(argc, argv, ":a:h", options, NULL)) != -1) {
-		switch (c) {
-		case 'a':
-			name = optarg;
-			break;
-		case 's':
-			if (strcmp(verb, "list"))
-				die_usage("env %s: unknown option '--show-values'", verb);
-			show = true;
-			break;
-		case 'h':
-			fputs(env_usage, stdout);
-			return EXIT_OK;
-		default:
-			die_bad_option(c, argv, "env");
+	for (size_t i = 0; i < ARRAY_SIZE(env_commands); i++) {
+		if (!strcmp(argv[1], env_commands[i].name)) {
+			ctx->setup = env_commands[i].setup;
+			return env_commands[i].fn(argc - 1, argv + 1, ctx);
 		}
 	}
-	write = strcmp(verb, "list") != 0;
-	if (write && optind >= argc)
-		die_usage("env %s: missing KEY", verb);
-	if (argc - optind > (write ? 1 : 0))
-		die_usage("env %s: unexpected argument '%s'", verb, argv[optind + (write ? 1 : 0)]);
-	if (write) {
-		const char *eq = strchr(argv[optind], '=');
-		if (eq && !strcmp(verb, "unset"))
-			die_usage("env unset: give the KEY alone");
-		check_key(verb, argv[optind], eq ? (size_t)(eq - argv[optind]) : strlen(argv[optind]));
-	}
-
-	lock_fd = config_lock(ctx->config_path, write);
-	config_load(&cfg, ctx->config_path);
-	startup_warnings(&cfg);
-	a = agent_select(&cfg, name);
-
-	if (!strcmp(verb, "set")) {
-		const char *entry = argv[optind];
-		const char *eq = strchr(entry, '=');
-		autofree char *key = xstrndup(entry, eq ? (size_t)(eq - entry) : strlen(entry));
-
-		agent_env_set(a, entry);
-		config_save(&cfg);
-		if (eq)
-			printf("Set %s for agent %s\n", key, a->user_name);
-		else
-			printf("Set %s for agent %s: your value passes through at each run\n", key, a->user_name);
-	} else if (!strcmp(verb, "unset")) {
-		if (!agent_env_unset(a, argv[optind]))
-			die("%s is not set for agent %s", argv[optind], a->user_name);
-		config_save(&cfg);
-		printf("Unset %s for agent %s\n", argv[optind], a->user_name);
-	} else {
-		if (!a->nr_env)
-			printf("No environment variables stored for agent %s.\n", a->user_name);
-		for (size_t i = 0; i < a->nr_env; i++) {
-			const char *eq = strchr(a->env[i], '=');
-			autofree char *shown = escape_display(a->env[i]);
-
-			if (!eq)
-				printf("%s (your value, passed through)\n", shown);
-			else if (show)
-				printf("%s\n", shown);
-			else
-				printf("%.*s=<hidden>\n", (int)(eq - a->env[i]), shown);
-		}
-	}
-	if (lock_fd >= 0)
-		close(lock_fd);
-	return EXIT_OK;
+	die_usage("env: unknown subcommand '%s'", argv[1]);
 }

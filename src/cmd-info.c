@@ -153,6 +153,77 @@ static void check_entrypoint(struct health *h, const struct agent *a, const stru
 	check(h, false, "entrypoint SHA-256 not checked");
 }
 
+static void print_identity(const struct agent *a, const struct agent_user *u)
+{
+	printf("Agent:       %s%s\n", a->user_name, strcmp(a->user_name, DEFAULT_AGENT) ? "" : " (default)");
+	if (u->user_exists)
+		printf("User:        %s (uid %u)\n", a->user_name, (unsigned)u->uid);
+	else
+		printf("User:        %s (missing)\n", a->user_name);
+	if (u->group_exists)
+		printf("Group:       %s (gid %u)\n", a->group, (unsigned)u->gid);
+	else
+		printf("Group:       %s (missing)\n", a->group);
+	printf("Home:        %s\n", u->home);
+	printf("Entrypoint:  %s\n", a->entrypoint);
+	printf("SHA-256:     %s\n", a->entrypoint_sha256);
+}
+
+static void print_mounts(const struct agent *a, const struct human *hu)
+{
+	printf("Mounts:%s\n", a->nr_mounts ? "" : "      none");
+	for (size_t i = 0; i < a->nr_mounts; i++) {
+		autofree char *src = escape_display(a->mounts[i].source);
+		autofree char *dst = escape_display(a->mounts[i].target);
+		printf("  %s -> %s [%s]\n", src, dst, a->mounts[i].read_only ? "ro" : "rw");
+	}
+	printf("Access to your files (ACL entries):\n");
+	print_acl_entries(hu->home, ACL_TYPE_ACCESS, "");
+	for (size_t i = 0; i < a->nr_mounts; i++) {
+		print_acl_entries(a->mounts[i].source, ACL_TYPE_ACCESS, "");
+		print_acl_entries(a->mounts[i].source, ACL_TYPE_DEFAULT, "default:");
+	}
+}
+
+static void check_home(struct health *h, const struct agent_user *u)
+{
+	struct stat st;
+
+	if (stat(u->home, &st) < 0) {
+		check(h, false, "home '%s': %s", u->home, strerror(errno));
+	} else {
+		bool owned = u->user_exists && st.st_uid == u->uid && S_ISDIR(st.st_mode);
+		bool setgid = st.st_mode & S_ISGID;
+		bool dacl = u->group_exists && has_default_group_entry(u->home, u->gid);
+
+		check(h, owned && setgid && dacl, "home '%s' is the agent's, with setgid and the default ACL%s%s%s",
+		      u->home, owned ? "" : " (not owned by the agent)", setgid ? "" : " (no setgid bit)",
+		      dacl ? "" : " (no default:group ACL entry)");
+	}
+}
+
+/* Each piece that au run and the shares need; returns how many are broken. */
+static int check_health(const struct agent *a, const struct agent_user *u, const struct human *hu)
+{
+	struct health h = { 0 };
+	autofree char *setfacl = find_in_path("setfacl");
+	autoclose int home_fd = open("/home", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	printf("Health:\n");
+	check(&h, a->bootstrapped, "set up completely (bootstrapped)");
+	check(&h, u->user_exists, "user '%s' exists", a->user_name);
+	check(&h, u->group_exists, "group '%s' exists", a->group);
+	check(&h, human_in_group_db(hu, a->group), "you (%s) are in group '%s'", hu->name, a->group);
+	if (u->group_exists)
+		check(&h, process_has_gid(u->gid), "this session has group '%s'%s", a->group,
+		      process_has_gid(u->gid) ? "" : ": log in again, or run 'su - $USER'");
+	check_home(&h, u);
+	check_entrypoint(&h, a, u);
+	check(&h, home_fd >= 0 && acl_supported(home_fd), "ACL support on /home");
+	check(&h, setfacl != NULL, "ACL tools installed (setfacl)%s", setfacl ? "" : ": sudo apt-get install acl");
+	return h.broken;
+}
+
 int cmd_info(int argc, char **argv, struct au_ctx *ctx)
 {
 	static const struct option options[] = {
@@ -161,15 +232,10 @@ int cmd_info(int argc, char **argv, struct au_ctx *ctx)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *name = NULL;
-	autoconfig struct config cfg = { 0 };
 	struct agent *a;
 	autoagentuser struct agent_user u = { 0 };
 	autohuman struct human hu = { 0 };
-	struct health h = { 0 };
-	struct stat st;
-	autofree char *setfacl = NULL;
-	autoclose int home_fd = -1;
-	int c;
+	int broken, c;
 
 	while ((c = getopt_long(argc, argv, ":a:h", options, NULL)) != -1) {
 		switch (c) {
@@ -186,65 +252,16 @@ int cmd_info(int argc, char **argv, struct au_ctx *ctx)
 	if (optind < argc)
 		die_usage("info: unexpected argument '%s'", argv[optind]);
 
-	config_load(&cfg, ctx->config_path);
-	startup_warnings(&cfg);
-	a = agent_select(&cfg, name);
+	a = au_setup(ctx, name);
 	agent_user_load(&u, a->user_name, a->group);
 	human_load(&hu);
 
-	printf("Agent:       %s%s\n", a->user_name, strcmp(a->user_name, DEFAULT_AGENT) ? "" : " (default)");
-	if (u.user_exists)
-		printf("User:        %s (uid %u)\n", a->user_name, (unsigned)u.uid);
-	else
-		printf("User:        %s (missing)\n", a->user_name);
-	if (u.group_exists)
-		printf("Group:       %s (gid %u)\n", a->group, (unsigned)u.gid);
-	else
-		printf("Group:       %s (missing)\n", a->group);
-	printf("Home:        %s\n", u.home);
-	printf("Entrypoint:  %s\n", a->entrypoint);
-	printf("SHA-256:     %s\n", a->entrypoint_sha256);
-	printf("Mounts:%s\n", a->nr_mounts ? "" : "      none");
-	for (size_t i = 0; i < a->nr_mounts; i++) {
-		autofree char *src = escape_display(a->mounts[i].source);
-		autofree char *dst = escape_display(a->mounts[i].target);
-		printf("  %s -> %s [%s]\n", src, dst, a->mounts[i].read_only ? "ro" : "rw");
-	}
-	printf("Access to your files (ACL entries):\n");
-	print_acl_entries(hu.home, ACL_TYPE_ACCESS, "");
-	for (size_t i = 0; i < a->nr_mounts; i++) {
-		print_acl_entries(a->mounts[i].source, ACL_TYPE_ACCESS, "");
-		print_acl_entries(a->mounts[i].source, ACL_TYPE_DEFAULT, "default:");
-	}
-
-	printf("Health:\n");
-	check(&h, a->bootstrapped, "set up completely (bootstrapped)");
-	check(&h, u.user_exists, "user '%s' exists", a->user_name);
-	check(&h, u.group_exists, "group '%s' exists", a->group);
-	check(&h, human_in_group_db(&hu, a->group), "you (%s) are in group '%s'", hu.name, a->group);
-	if (u.group_exists)
-		check(&h, process_has_gid(u.gid), "this session has group '%s'%s", a->group,
-		      process_has_gid(u.gid) ? "" : ": log in again, or run 'su - $USER'");
-	if (stat(u.home, &st) < 0) {
-		check(&h, false, "home '%s': %s", u.home, strerror(errno));
-	} else {
-		bool owned = u.user_exists && st.st_uid == u.uid && S_ISDIR(st.st_mode);
-		bool setgid = st.st_mode & S_ISGID;
-		bool dacl = u.group_exists && has_default_group_entry(u.home, u.gid);
-
-		check(&h, owned && setgid && dacl, "home '%s' is the agent's, with setgid and the default ACL%s%s%s",
-		      u.home, owned ? "" : " (not owned by the agent)", setgid ? "" : " (no setgid bit)",
-		      dacl ? "" : " (no default:group ACL entry)");
-	}
-	check_entrypoint(&h, a, &u);
-	home_fd = open("/home", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	setfacl = find_in_path("setfacl");
-	check(&h, home_fd >= 0 && acl_supported(home_fd), "ACL support on /home");
-	check(&h, setfacl != NULL, "ACL tools installed (setfacl)%s", setfacl ? "" : ": sudo apt-get install acl");
-
-	if (h.broken)
-		printf("%d broken: see above\n", h.broken);
+	print_identity(a, &u);
+	print_mounts(a, &hu);
+	broken = check_health(a, &u, &hu);
+	if (broken)
+		printf("%d broken: see above\n", broken);
 	else
 		printf("Healthy.\n");
-	return h.broken ? EXIT_FAIL : EXIT_OK;
+	return broken ? EXIT_FAIL : EXIT_OK;
 }

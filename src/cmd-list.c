@@ -20,7 +20,7 @@ int cmd_list(int argc, char **argv, struct au_ctx *ctx)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	autoconfig struct config cfg = { 0 };
+	const struct config *cfg;
 	int c;
 
 	while ((c = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
@@ -33,13 +33,13 @@ int cmd_list(int argc, char **argv, struct au_ctx *ctx)
 	if (optind < argc)
 		die_usage("list: unexpected argument '%s'", argv[optind]);
 
-	config_load(&cfg, ctx->config_path);
-	startup_warnings(&cfg);
-	if (!cfg.nr_agents)
+	au_setup(ctx, NULL);
+	cfg = &ctx->cfg;
+	if (!cfg->nr_agents)
 		puts("No agents configured.");
-	for (size_t i = 0; i < cfg.nr_agents; i++) {
-		autofree char *name = escape_display(cfg.agents[i].user_name);
-		bool is_default = !strcmp(cfg.agents[i].user_name, DEFAULT_AGENT);
+	for (size_t i = 0; i < cfg->nr_agents; i++) {
+		autofree char *name = escape_display(cfg->agents[i].user_name);
+		bool is_default = !strcmp(cfg->agents[i].user_name, DEFAULT_AGENT);
 
 		printf("%s%s\n", name, is_default ? " (default)" : "");
 	}

@@ -38,8 +38,7 @@ struct mount_ctx {
 	struct au_ctx *au;
 	const char *agent;
 	bool rw;
-	int lock_fd;
-	struct config cfg;
+	struct config *cfg; /* the context's */
 	struct agent *a;
 	struct agent_user user;
 	struct human human;
@@ -76,14 +75,13 @@ static void parse_mount_options(int argc, char **argv, struct mount_ctx *m, cons
 	}
 }
 
-static void open_agent(struct mount_ctx *m, bool write)
+/* After the options: the shared start (the mount table says how to lock), then the agent's side. */
+static void open_agent(struct mount_ctx *m)
 {
 	char real[PATH_MAX];
 
-	m->lock_fd = config_lock(m->au->config_path, write);
-	config_load(&m->cfg, m->au->config_path);
-	startup_warnings(&m->cfg);
-	m->a = agent_select(&m->cfg, m->agent);
+	m->a = au_setup(m->au, m->agent);
+	m->cfg = &m->au->cfg;
 	agent_user_load(&m->user, m->a->user_name, m->a->group);
 	human_load(&m->human);
 	m->agent_home = xstrdup(realpath(m->user.home, real) ? real : m->user.home);
@@ -91,21 +89,10 @@ static void open_agent(struct mount_ctx *m, bool write)
 
 static void mount_ctx_release(struct mount_ctx *m)
 {
-	if (m->lock_fd >= 0)
-		close(m->lock_fd);
-	config_release(&m->cfg);
 	agent_user_release(&m->user);
 	human_release(&m->human);
 	free(m->agent_home);
 	m->agent_home = NULL;
-	m->lock_fd = -1;
-}
-
-static void close_agent(struct mount_ctx *m)
-{
-	if (m->lock_fd >= 0)
-		close(m->lock_fd);
-	m->lock_fd = -1;
 }
 
 /* Makes path absolute (from the current directory) and lexically normal. */
@@ -188,7 +175,7 @@ static void sync_safe_directory(struct mount_ctx *m, const char *target, bool ad
 		print_command(cmd, 0);
 		strvec_push(&argv, self);
 		strvec_push(&argv, "-C");
-		strvec_push(&argv, m->cfg.path);
+		strvec_push(&argv, m->cfg->path);
 		strvec_pushv(&argv, cmd + 1);
 		rc = run_command(strvec_argv(&argv), RUN_QUIET | RUN_NULL_STDIO);
 		/* git config --unset-all exits 5 when there was nothing to unset. */
@@ -246,47 +233,43 @@ static void print_protected(const struct config *cfg)
 	printf("\n");
 }
 
-static int mount_add(int argc, char **argv, struct mount_ctx *m)
+/*
+ * SOURCE as the human meant it: inside their home (not the home itself),
+ * their own, a folder or (read-only) a file. Returns its canonical path.
+ */
+static char *resolve_source(struct mount_ctx *m, const char *arg, struct stat *st)
 {
-	autofree char *given = NULL;
-	autofree char *source = NULL;
-	autofree char *target = NULL;
+	autofree char *given = absolute(arg);
 	char real[PATH_MAX];
-	struct stat st;
 
-	parse_mount_options(argc, argv, m, "add", true);
-	if (optind >= argc)
-		die_usage("mount add: missing SOURCE");
-	if (argc - optind > 2)
-		die_usage("mount add: unexpected argument '%s'", argv[optind + 2]);
-	open_agent(m, true);
-	if (!m->user.user_exists || !m->user.group_exists)
-		die("the %s of agent '%s' does not exist (see 'au info -a %s')",
-		    m->user.user_exists ? "group" : "user", m->a->user_name, m->a->user_name);
-
-	given = absolute(argv[optind]);
 	refuse_foreign_symlinks(given, m->human.uid);
 	if (!realpath(given, real))
-		die_errno("cannot use '%s'", argv[optind]);
-	source = xstrdup(real);
-	if (!strcmp(source, m->human.home_real))
-		die("'%s' is your home itself: share a folder inside it", source);
-	if (!path_below(source, m->human.home_real))
-		die("'%s' is not inside your home '%s'", source, m->human.home_real);
-	if (lstat(source, &st) < 0)
-		die_errno("cannot stat '%s'", source);
-	if (st.st_uid != m->human.uid)
-		die("'%s' is not owned by you (uid %u)", source, (unsigned)st.st_uid);
-	if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode))
-		die("'%s' is not a folder or a file", source);
-	if (m->rw && !S_ISDIR(st.st_mode))
+		die_errno("cannot use '%s'", arg);
+	if (!strcmp(real, m->human.home_real))
+		die("'%s' is your home itself: share a folder inside it", real);
+	if (!path_below(real, m->human.home_real))
+		die("'%s' is not inside your home '%s'", real, m->human.home_real);
+	if (lstat(real, st) < 0)
+		die_errno("cannot stat '%s'", real);
+	if (st->st_uid != m->human.uid)
+		die("'%s' is not owned by you (uid %u)", real, (unsigned)st->st_uid);
+	if (!S_ISDIR(st->st_mode) && !S_ISREG(st->st_mode))
+		die("'%s' is not a folder or a file", real);
+	if (m->rw && !S_ISDIR(st->st_mode))
 		die("'%s' is a file: read-write sharing is for folders (share its folder, or the file read-only)",
-		    source);
+		    real);
+	return xstrdup(real);
+}
 
-	if (argc - optind == 2) {
-		if (argv[optind + 1][0] != '/')
+/* TARGET as given, or the same place below the agent's home; strictly inside that home. */
+static char *choose_target(const struct mount_ctx *m, const char *source, const char *arg)
+{
+	char *target;
+
+	if (arg) {
+		if (arg[0] != '/')
 			die_usage("mount add: TARGET must be an absolute path inside '%s'", m->agent_home);
-		target = path_normalize(argv[optind + 1]);
+		target = path_normalize(arg);
 	} else {
 		target = path_join(m->agent_home, source + strlen(m->human.home_real) + 1);
 	}
@@ -294,7 +277,11 @@ static int mount_add(int argc, char **argv, struct mount_ctx *m)
 		die("'%s' is the agent's home itself: mount inside it", target);
 	if (!path_below(target, m->agent_home))
 		die("'%s' is not inside the agent's home '%s'", target, m->agent_home);
+	return target;
+}
 
+static void refuse_duplicate(const struct mount_ctx *m, const char *source, const char *target)
+{
 	for (size_t i = 0; i < m->a->nr_mounts; i++) {
 		const struct mount_spec *o = &m->a->mounts[i];
 		if (!strcmp(o->source, source))
@@ -302,6 +289,27 @@ static int mount_add(int argc, char **argv, struct mount_ctx *m)
 		if (!strcmp(o->target, target))
 			die("'%s' is already a mount target (of '%s')", target, o->source);
 	}
+}
+
+static int mount_add(int argc, char **argv, struct mount_ctx *m)
+{
+	autofree char *source = NULL;
+	autofree char *target = NULL;
+	struct stat st;
+
+	parse_mount_options(argc, argv, m, "add", true);
+	if (optind >= argc)
+		die_usage("mount add: missing SOURCE");
+	if (argc - optind > 2)
+		die_usage("mount add: unexpected argument '%s'", argv[optind + 2]);
+	open_agent(m);
+	if (!m->user.user_exists || !m->user.group_exists)
+		die("the %s of agent '%s' does not exist (see 'au info -a %s')",
+		    m->user.user_exists ? "group" : "user", m->a->user_name, m->a->user_name);
+
+	source = resolve_source(m, argv[optind], &st);
+	target = choose_target(m, source, argc - optind == 2 ? argv[optind + 1] : NULL);
+	refuse_duplicate(m, source, target);
 
 	if (m->rw && acl_change(m, source, ACL_WALK_GRANT) < 0) {
 		/* Half a share is worse than none: take back what was given. */
@@ -311,12 +319,12 @@ static int mount_add(int argc, char **argv, struct mount_ctx *m)
 		return EXIT_FAIL;
 	}
 	agent_add_mount(m->a, source, target, !m->rw);
-	config_save(&m->cfg);
+	config_save(m->cfg);
 	printf("Added %s %s access to %s (mounted at %s)\n", m->a->user_name,
 	       m->rw ? "read-write" : "read-only", source, target);
 	if (m->rw)
-		print_protected(&m->cfg);
-	close_agent(m);
+		print_protected(m->cfg);
+	au_unlock(m->au);
 	if (S_ISDIR(st.st_mode))
 		sync_safe_directory(m, target, true);
 	return EXIT_OK;
@@ -336,7 +344,7 @@ static int mount_remove(int argc, char **argv, struct mount_ctx *m)
 		die_usage("mount remove: missing SOURCE_OR_TARGET");
 	if (argc - optind > 1)
 		die_usage("mount remove: unexpected argument '%s'", argv[optind + 1]);
-	open_agent(m, true);
+	open_agent(m);
 
 	given = absolute(argv[optind]);
 	for (size_t i = 0; i < m->a->nr_mounts && index == SIZE_MAX; i++) {
@@ -369,7 +377,7 @@ static int mount_remove(int argc, char **argv, struct mount_ctx *m)
 		}
 	}
 	agent_remove_mount(m->a, index);
-	config_save(&m->cfg);
+	config_save(m->cfg);
 	printf("Removed %s %s access to %s (was mounted at %s)\n", m->a->user_name,
 	       read_only ? "read-only" : "read-write", source, target);
 	if (m->user.user_exists && agent_has_processes(m->user.uid)) {
@@ -378,7 +386,7 @@ static int mount_remove(int argc, char **argv, struct mount_ctx *m)
 		     "the mount until they exit", m->a->user_name);
 		hint("stop them with: sudo pkill --uid %s", m->a->user_name);
 	}
-	close_agent(m);
+	au_unlock(m->au);
 	sync_safe_directory(m, target, false);
 	return EXIT_OK;
 }
@@ -390,7 +398,7 @@ static int mount_list(int argc, char **argv, struct mount_ctx *m)
 	parse_mount_options(argc, argv, m, "list", false);
 	if (optind < argc)
 		die_usage("mount list: unexpected argument '%s'", argv[optind]);
-	open_agent(m, false);
+	open_agent(m);
 	if (!m->a->nr_mounts)
 		printf("No mounts for agent %s.\n", m->a->user_name);
 	for (size_t i = 0; i < m->a->nr_mounts; i++) {
@@ -402,23 +410,24 @@ static int mount_list(int argc, char **argv, struct mount_ctx *m)
 		any_rw |= !o->read_only;
 	}
 	if (any_rw)
-		print_protected(&m->cfg);
-	close_agent(m);
+		print_protected(m->cfg);
+	au_unlock(m->au);
 	return EXIT_OK;
 }
 
 static const struct mount_command {
 	const char *name;
 	int (*fn)(int argc, char **argv, struct mount_ctx *m);
+	unsigned setup;
 } mount_commands[] = {
-	{ "add", mount_add },
-	{ "remove", mount_remove },
-	{ "list", mount_list },
+	{ "add", mount_add, NEED_AGENT | LOCK_WRITE },
+	{ "remove", mount_remove, NEED_AGENT | LOCK_WRITE },
+	{ "list", mount_list, NEED_AGENT | LOCK_READ },
 };
 
 int cmd_mount(int argc, char **argv, struct au_ctx *ctx)
 {
-	struct mount_ctx m __attribute__((cleanup(mount_ctx_release))) = { .au = ctx, .lock_fd = -1 };
+	struct mount_ctx m __attribute__((cleanup(mount_ctx_release))) = { .au = ctx };
 
 	if (argc >= 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
 		fputs(mount_usage, stdout);
@@ -427,8 +436,10 @@ int cmd_mount(int argc, char **argv, struct au_ctx *ctx)
 	if (argc < 2)
 		die_usage("mount: missing subcommand (add, remove or list)");
 	for (size_t i = 0; i < ARRAY_SIZE(mount_commands); i++) {
-		if (!strcmp(argv[1], mount_commands[i].name))
+		if (!strcmp(argv[1], mount_commands[i].name)) {
+			ctx->setup = mount_commands[i].setup;
 			return mount_commands[i].fn(argc - 1, argv + 1, &m);
+		}
 	}
 	die_usage("mount: unknown subcommand '%s'", argv[1]);
 }

@@ -311,6 +311,104 @@ static void remove_tmpdir(struct new_state *s)
 	rmdir(s->tmpdir);
 }
 
+/* Nothing of that name may exist yet: au new never adopts a user, group or home. */
+static void check_name_free(const struct new_state *s, struct config *cfg)
+{
+	struct stat st;
+
+	if (config_find_agent(cfg, s->name))
+		die("agent '%s' is already in '%s'", s->name, cfg->path);
+	if (getpwnam(s->name))
+		die("a user named '%s' already exists", s->name);
+	if (getgrnam(s->group))
+		die("a group named '%s' already exists", s->group);
+	if (lstat(s->home, &st) == 0) {
+		error("'%s' already exists (left by an earlier agent?)", s->home);
+		hint("remove it, or pick another name with -a");
+		exit(EXIT_FAIL);
+	}
+}
+
+static void confirm(const struct new_state *s, bool yes)
+{
+	autofree char *question = xasprintf("Create agent %s in %s and configure group '%s'?", s->name, s->home,
+					    s->group);
+
+	if (yes)
+		return;
+	if (!can_ask()) {
+		error("no terminal to confirm on");
+		hint("pass --yes to create agent '%s'", s->name);
+		exit(EXIT_FAIL);
+	}
+	if (!ask_yes_no(question)) {
+		puts("Nothing done.");
+		exit(EXIT_FAIL);
+	}
+}
+
+/* Recorded before any change, so that a crash leaves something 'au delete' can clean. */
+static void record_agent(const struct new_state *s, struct config *cfg)
+{
+	struct agent *a = config_add_agent(cfg, s->name);
+
+	free(a->entrypoint);
+	a->entrypoint = xstrdup(s->entrypoint);
+	config_save(cfg);
+}
+
+static void make_tmpdir(struct new_state *s)
+{
+	const char *tmp = getenv("TMPDIR");
+	char template[PATH_MAX];
+
+	snprintf(template, sizeof(template), "%s/au-new-XXXXXX", tmp && tmp[0] == '/' ? tmp : "/tmp");
+	if (!mkdtemp(template))
+		die_errno("cannot create a temporary folder in '%s'", tmp ? tmp : "/tmp");
+	s->tmpdir = xstrdup(template);
+}
+
+/* The user, its group (which the human joins) and a home both can edit. */
+static void create_user(struct new_state *s)
+{
+	autofree char *entry = xasprintf("default:group:%s:rwx", s->group);
+
+	step(s, "groupadd", (const char *const[]){ "groupadd", s->group, NULL }, RUN_SUDO);
+	step(s, "useradd", (const char *const[]){ "useradd", "--shell", s->shell, "--no-user-group",
+						  "--create-home", "--home-dir", s->home, "--gid", s->group,
+						  s->name, NULL }, RUN_SUDO);
+	step(s, "usermod", (const char *const[]){ "usermod", "--append", "--groups", s->group,
+						  s->human.name, NULL }, RUN_SUDO);
+	step(s, "chgrp", (const char *const[]){ "chgrp", s->group, s->home, NULL }, RUN_SUDO);
+	step(s, "chmod", (const char *const[]){ "chmod", "2770", s->home, NULL }, RUN_SUDO);
+	step(s, "setfacl", (const char *const[]){ "setfacl", "--modify", entry, s->home, NULL }, RUN_SUDO);
+}
+
+/* Root-owned, group su-as-NAME, mode 4750, in a root-owned folder of its own. */
+static void install_entrypoint(struct new_state *s)
+{
+	autofree char *install_dir = xasprintf("%s/%s", AU_LIBEXECDIR, s->name);
+	autofree char *bin = xasprintf("%s/su_as_agent", s->tmpdir);
+	autostrbuf struct strbuf why = STRBUF_INIT;
+
+	step(s, "install", (const char *const[]){ "install", "-d", "-o", "root", "-g", "root", "-m", "0755",
+						  install_dir, NULL }, RUN_SUDO);
+	if (!safe_dir_chain(install_dir, &why))
+		step_failed(s, "install", why.buf);
+	step(s, "install", (const char *const[]){ "install", "-o", "root", "-g", s->group, "-m", "4750",
+						  bin, s->entrypoint, NULL }, RUN_SUDO);
+}
+
+static void mark_bootstrapped(const struct new_state *s, struct config *cfg, const char *hex)
+{
+	struct agent *a = config_find_agent(cfg, s->name);
+
+	free(a->entrypoint_sha256);
+	a->entrypoint_sha256 = xstrdup(hex);
+	a->bootstrapped = true;
+	config_save(cfg);
+}
+
 int cmd_new(int argc, char **argv, struct au_ctx *ctx)
 {
 	static const struct option options[] = {
@@ -321,15 +419,8 @@ int cmd_new(int argc, char **argv, struct au_ctx *ctx)
 	};
 	struct new_state s __attribute__((cleanup(new_state_release))) = { .name = DEFAULT_AGENT };
 	autostrbuf struct strbuf source = STRBUF_INIT;
-	autofree char *question = NULL;
-	autofree char *install_dir = NULL;
-	autostrbuf struct strbuf why = STRBUF_INIT;
-	char template[PATH_MAX];
 	char hex[SHA256_HEX_LEN + 1];
-	const char *tmp = getenv("TMPDIR");
-	autoconfig struct config cfg = { 0 };
-	struct agent *a;
-	struct stat st;
+	struct group *gr;
 	bool yes = false;
 	int c;
 
@@ -360,83 +451,24 @@ int cmd_new(int argc, char **argv, struct au_ctx *ctx)
 	s.entrypoint = entrypoint_install_path(s.name);
 	human_load(&s.human);
 
-	config_lock(ctx->config_path, true);
-	config_load(&cfg, ctx->config_path);
-	startup_warnings(&cfg);
-	if (config_find_agent(&cfg, s.name))
-		die("agent '%s' is already in '%s'", s.name, cfg.path);
-	if (getpwnam(s.name))
-		die("a user named '%s' already exists", s.name);
-	if (getgrnam(s.group))
-		die("a group named '%s' already exists", s.group);
-	if (lstat(s.home, &st) == 0) {
-		error("'%s' already exists (left by an earlier agent?)", s.home);
-		hint("remove it, or pick another name with -a");
-		return EXIT_FAIL;
-	}
+	au_setup(ctx, NULL);
+	check_name_free(&s, &ctx->cfg);
 	check_prerequisites(&s);
 	load_entrypoint_source(&source);
+	confirm(&s, yes);
 
-	question = xasprintf("Create agent %s in %s and configure group '%s'?", s.name, s.home, s.group);
-	if (!yes) {
-		if (!can_ask()) {
-			error("no terminal to confirm on");
-			hint("pass --yes to create agent '%s'", s.name);
-			return EXIT_FAIL;
-		}
-		if (!ask_yes_no(question)) {
-			puts("Nothing done.");
-			return EXIT_FAIL;
-		}
-	}
-
-	/* Recorded before any change, so that a crash leaves something 'au delete' can clean. */
-	a = config_add_agent(&cfg, s.name);
-	free(a->entrypoint);
-	a->entrypoint = xstrdup(s.entrypoint);
-	config_save(&cfg);
-
-	snprintf(template, sizeof(template), "%s/au-new-XXXXXX", tmp && tmp[0] == '/' ? tmp : "/tmp");
-	if (!mkdtemp(template))
-		die_errno("cannot create a temporary folder in '%s'", tmp ? tmp : "/tmp");
-	s.tmpdir = xstrdup(template);
-
-	step(&s, "groupadd", (const char *const[]){ "groupadd", s.group, NULL }, RUN_SUDO);
-	step(&s, "useradd", (const char *const[]){ "useradd", "--shell", s.shell, "--no-user-group",
-						   "--create-home", "--home-dir", s.home, "--gid", s.group,
-						   s.name, NULL }, RUN_SUDO);
-	step(&s, "usermod", (const char *const[]){ "usermod", "--append", "--groups", s.group,
-						   s.human.name, NULL }, RUN_SUDO);
-	step(&s, "chgrp", (const char *const[]){ "chgrp", s.group, s.home, NULL }, RUN_SUDO);
-	step(&s, "chmod", (const char *const[]){ "chmod", "2770", s.home, NULL }, RUN_SUDO);
-	{
-		autofree char *entry = xasprintf("default:group:%s:rwx", s.group);
-		step(&s, "setfacl", (const char *const[]){ "setfacl", "--modify", entry, s.home, NULL },
-		     RUN_SUDO);
-	}
+	record_agent(&s, &ctx->cfg);
+	make_tmpdir(&s);
+	create_user(&s);
 	install_home_files(&s);
-
 	compile_entrypoint(&s, &source, hex);
-	install_dir = xasprintf("%s/%s", AU_LIBEXECDIR, s.name);
-	step(&s, "install", (const char *const[]){ "install", "-d", "-o", "root", "-g", "root", "-m", "0755",
-						   install_dir, NULL }, RUN_SUDO);
-	if (!safe_dir_chain(install_dir, &why))
-		step_failed(&s, "install", why.buf);
-	{
-		autofree char *bin = xasprintf("%s/su_as_agent", s.tmpdir);
-		step(&s, "install", (const char *const[]){ "install", "-o", "root", "-g", s.group, "-m", "4750",
-							   bin, s.entrypoint, NULL }, RUN_SUDO);
-	}
+	install_entrypoint(&s);
 	remove_tmpdir(&s);
-
-	a = config_find_agent(&cfg, s.name);
-	free(a->entrypoint_sha256);
-	a->entrypoint_sha256 = xstrdup(hex);
-	a->bootstrapped = true;
-	config_save(&cfg);
+	mark_bootstrapped(&s, &ctx->cfg, hex);
 
 	printf("Created agent %s\n", s.name);
-	if (!process_has_gid(getgrnam(s.group) ? getgrnam(s.group)->gr_gid : (gid_t)-1))
+	gr = getgrnam(s.group);
+	if (!process_has_gid(gr ? gr->gr_gid : (gid_t)-1))
 		hint("log in again (or run 'su - %s') so that your session joins group '%s'; "
 		     "'au run' works meanwhile", s.human.name, s.group);
 	return EXIT_OK;

@@ -1,7 +1,13 @@
-/* cmd-run.c: au run: verify the entrypoint, then execute that very file. */
+/*
+ * cmd-run.c: au run. Reads as its steps: the agent, its verified entrypoint,
+ * the request (environment, mounts, protections, directory, command), then
+ * the launch (exec, or wait, or a pty relay) and the audit of read-write
+ * shares afterwards.
+ */
 #include "agent.h"
 #include "au.h"
 #include "config.h"
+#include "entrypoint.h"
 #include "paths.h"
 #include "protect.h"
 #include "sys.h"
@@ -50,6 +56,7 @@ struct run_opts {
 	bool keep_running;
 	struct env_entry *env;
 	size_t nr_env, alloc_env;
+	int cmd_index; /* argv's index of COMMAND */
 };
 
 /* Frees the environment entries only: the other options point into argv. */
@@ -63,7 +70,6 @@ static void run_opts_release(struct run_opts *o)
 	o->env = NULL;
 	o->nr_env = o->alloc_env = 0;
 }
-#define autorunopts __attribute__((cleanup(run_opts_release)))
 
 /* KEY=VALUE splits at the first '=' (values may hold more); KEY alone passes through. */
 static void env_add(struct run_opts *o, const char *entry, bool from_config)
@@ -78,7 +84,7 @@ static void env_add(struct run_opts *o, const char *entry, bool from_config)
 			die("invalid environment entry '%s' stored for this agent (see 'au env list')", shown);
 		die_usage("run: invalid environment variable name in '%s'", shown);
 	}
-	if (!strcmp(key, "HOME") || !strcmp(key, "USER") || !strcmp(key, "LOGNAME") || !strcmp(key, "SHELL")) {
+	if (env_key_is_agents(key)) {
 		if (from_config)
 			return;
 		die_usage("run: %s is the agent's own and cannot be set", key);
@@ -96,13 +102,37 @@ static void env_add(struct run_opts *o, const char *entry, bool from_config)
 	o->nr_env++;
 }
 
-static int compare_mounts(const void *a, const void *b)
-{
-	const struct mount_spec *x = *(const struct mount_spec *const *)a;
-	const struct mount_spec *y = *(const struct mount_spec *const *)b;
+/* A read-write share, scanned before the run and audited after it. */
+struct share_watch {
+	const struct mount_spec *mount;
+	struct protect_scan scan;
+};
 
-	/* A parent sorts before its children, so it is mounted first. */
-	return strcmp(x->target, y->target);
+/* Everything one au run holds; run_release() lets it all go. */
+struct run {
+	struct run_opts opts;
+	struct agent *agent; /* in the context's config */
+	struct agent_user user;
+	int ep_fd;            /* the verified entrypoint */
+	struct ep_request req;
+	struct strvec argv;   /* the entrypoint's argv, from req */
+	struct strvec env;    /* and its environment */
+	struct share_watch *watches;
+	size_t nr_watches;
+};
+
+static void run_release(struct run *r)
+{
+	run_opts_release(&r->opts);
+	agent_user_release(&r->user);
+	if (r->ep_fd >= 0)
+		close(r->ep_fd);
+	ep_request_release(&r->req);
+	strvec_clear(&r->argv);
+	strvec_clear(&r->env);
+	for (size_t i = 0; i < r->nr_watches; i++)
+		protect_scan_release(&r->watches[i].scan);
+	free(r->watches);
 }
 
 /*
@@ -152,12 +182,25 @@ static char *detect_directory(const struct agent *a)
 	return result;
 }
 
+/* sg runs its text with /bin/sh, which may be dash: POSIX quoting only. */
+static char *sg_script(const struct strvec *cmd)
+{
+	struct strbuf sb = STRBUF_INIT;
+
+	strbuf_addstr(&sb, "exec");
+	for (size_t i = 0; i < cmd->nr; i++) {
+		strbuf_addch(&sb, ' ');
+		shell_quote_posix(&sb, cmd->v[i]);
+	}
+	return strbuf_detach(&sb);
+}
+
 /*
  * Just after "au new" the human's session lacks the agent's group, so the
  * entrypoint (mode 4750) cannot be opened. Go through sg, which starts a
  * process with that group, and run this very command again there.
  */
-static int reexec_through_sg(const struct agent *a, int argc, char **argv, const char *config_path)
+AU_NORETURN static void reexec_through_sg(const struct agent *a, int argc, char **argv, const char *config_path)
 {
 	char self[PATH_MAX];
 	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
@@ -175,17 +218,7 @@ static int reexec_through_sg(const struct agent *a, int argc, char **argv, const
 	strvec_push(&cmd, config_path);
 	for (int i = 0; i < argc; i++)
 		strvec_push(&cmd, argv[i]);
-	{
-		/* sg runs the text with /bin/sh, which may be dash: POSIX quoting only. */
-		struct strbuf sb = STRBUF_INIT;
-
-		strbuf_addstr(&sb, "exec");
-		for (size_t i = 0; i < cmd.nr; i++) {
-			strbuf_addch(&sb, ' ');
-			shell_quote_posix(&sb, cmd.v[i]);
-		}
-		script = strbuf_detach(&sb);
-	}
+	script = sg_script(&cmd);
 	hint("this session is not in group '%s' yet; going through 'sg %s' (log in again to skip this)",
 	     a->group, a->group);
 	if (setenv("AU_THROUGH_SG", "1", 1) < 0)
@@ -198,51 +231,6 @@ static int reexec_through_sg(const struct agent *a, int argc, char **argv, const
 	fflush(NULL);
 	execvp("sg", (char *const *)sg_argv);
 	die_errno("cannot run 'sg'");
-}
-
-static pid_t entrypoint_pid = -1;
-
-static void forward_signal(int sig)
-{
-	if (entrypoint_pid > 0)
-		kill(entrypoint_pid, sig);
-}
-
-/*
- * Without a terminal, but with read-write mounts to look at afterwards: run
- * the entrypoint as a child in a process group of its own (so that signals
- * from a terminal reach it once, through us), forward signals, wait.
- */
-static int run_and_wait(int ep_fd, struct strvec *argv, struct strvec *env, const char *path)
-{
-	static const int forwarded[] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
-	struct sigaction sa = { 0 };
-	int status;
-	pid_t pid;
-
-	fflush(NULL);
-	pid = fork();
-	if (pid < 0)
-		die_errno("cannot fork");
-	if (pid == 0) {
-		setpgid(0, 0);
-		syscall(SYS_execveat, ep_fd, "", argv->v, env->v, AT_EMPTY_PATH);
-		fprintf(stderr, "au: cannot execute the entrypoint '%s': %s\n", path, strerror(errno));
-		_exit(125);
-	}
-	close(ep_fd);
-	entrypoint_pid = pid;
-	sa.sa_handler = forward_signal;
-	sa.sa_flags = SA_RESTART;
-	sigemptyset(&sa.sa_mask);
-	for (size_t i = 0; i < ARRAY_SIZE(forwarded); i++)
-		sigaction(forwarded[i], &sa, NULL);
-	while (waitpid(pid, &status, 0) < 0) {
-		if (errno != EINTR)
-			die_errno("cannot wait for the agent");
-	}
-	entrypoint_pid = -1; /* the pid may be reused from now on */
-	return status;
 }
 
 static void parse_run_options(int argc, char **argv, struct run_opts *o)
@@ -287,179 +275,205 @@ static void parse_run_options(int argc, char **argv, struct run_opts *o)
 	}
 	if (optind >= argc)
 		die_usage("run: missing command");
+	o->cmd_index = optind;
 }
 
-int cmd_run(int argc, char **argv, struct au_ctx *ctx)
+/* A half-made agent, or one whose user or group is gone, cannot run. */
+static void check_agent_ready(struct run *r)
 {
-	autorunopts struct run_opts o = { 0 };
-	autoconfig struct config cfg = { 0 };
-	struct agent *a;
-	autoagentuser struct agent_user user = { 0 };
-	autohuman struct human human = { 0 };
-	autostrvec struct strvec ep_argv = STRVEC_INIT;
-	autostrvec struct strvec ep_env = STRVEC_INIT;
-	autostrbuf struct strbuf why = STRBUF_INIT;
-	autofree char *directory = NULL;
-	const struct mount_spec **sorted;
-	struct protect_scan *scans;
-	size_t nr_rw = 0;
-	int status;
-	struct pty_session pty;
-	bool use_pty, unreadable;
-	int lock_fd, ep_fd, cmd_index;
-	pid_t child;
+	const struct agent *a = r->agent;
 
-	/* An inherited SIG_IGN would let the kernel reap our child before we wait. */
-	signal(SIGCHLD, SIG_DFL);
-	parse_run_options(argc, argv, &o);
-	cmd_index = optind;
-
-	lock_fd = config_lock(ctx->config_path, false);
-	config_load(&cfg, ctx->config_path);
-	startup_warnings(&cfg);
-	a = agent_select(&cfg, o.agent);
 	if (!a->bootstrapped) {
 		error("agent '%s' is not fully set up ('au new' did not finish)", a->user_name);
 		hint("run 'au delete -a %s', then 'au new -a %s'", a->user_name, a->user_name);
-		return EXIT_FAIL;
+		exit(EXIT_FAIL);
 	}
-	agent_user_load(&user, a->user_name, a->group);
-	if (!user.user_exists || !user.group_exists) {
-		error("the %s of agent '%s' does not exist", user.user_exists ? "group" : "user", a->user_name);
+	agent_user_load(&r->user, a->user_name, a->group);
+	if (!r->user.user_exists || !r->user.group_exists) {
+		error("the %s of agent '%s' does not exist", r->user.user_exists ? "group" : "user", a->user_name);
 		hint("run 'au info -a %s' to see what is broken", a->user_name);
-		return EXIT_FAIL;
+		exit(EXIT_FAIL);
 	}
+}
 
-	ep_fd = entrypoint_open_verified(a, user.gid, &why, &unreadable);
-	if (ep_fd < 0) {
-		human_load(&human);
-		if (unreadable && human_in_group_db(&human, a->group))
-			return reexec_through_sg(a, argc, argv, ctx->config_path);
-		error("refusing to run the entrypoint of agent '%s': %s", a->user_name, why.buf);
-		hint("run 'au info -a %s'; 'au delete -a %s' and 'au new -a %s' make a fresh one",
-		     a->user_name, a->user_name, a->user_name);
-		return EXIT_FAIL;
-	}
+/*
+ * The entrypoint, opened once and checked on that open file. Just after "au
+ * new" the session may lack the agent's group: then this whole command runs
+ * again through sg, and this function does not return.
+ */
+static int open_entrypoint(struct run *r, struct au_ctx *ctx, int argc, char **argv)
+{
+	const struct agent *a = r->agent;
+	autostrbuf struct strbuf why = STRBUF_INIT;
+	autohuman struct human human = { 0 };
+	bool unreadable;
+	int fd = entrypoint_open_verified(a, r->user.gid, &why, &unreadable);
 
-	/* The stored environment first, so that --env wins. */
-	{
-		struct run_opts stored = { 0 };
-		for (size_t i = 0; i < a->nr_env; i++)
-			env_add(&stored, a->env[i], true);
-		for (size_t i = 0; i < o.nr_env; i++) {
-			autofree char *entry = o.env[i].value ? xasprintf("%s=%s", o.env[i].key, o.env[i].value)
-							      : xstrdup(o.env[i].key);
-			env_add(&stored, entry, false);
-		}
-		run_opts_release(&o);
-		o.env = stored.env;
-		o.nr_env = stored.nr_env;
-		o.alloc_env = stored.alloc_env;
+	if (fd >= 0)
+		return fd;
+	human_load(&human);
+	if (unreadable && human_in_group_db(&human, a->group))
+		reexec_through_sg(a, argc, argv, ctx->config_path);
+	error("refusing to run the entrypoint of agent '%s': %s", a->user_name, why.buf);
+	hint("run 'au info -a %s'; 'au delete -a %s' and 'au new -a %s' make a fresh one",
+	     a->user_name, a->user_name, a->user_name);
+	exit(EXIT_FAIL);
+}
+
+/*
+ * The entrypoint's environment: LANG and TERM, then each variable stored with
+ * "au env" and each --env (which wins), named in the request with -e. A bare
+ * KEY takes the human's value now; unset stays unset, like docker -e KEY.
+ */
+static void build_environment(struct run *r)
+{
+	static const char *const caller_vars[] = SU_CALLER_VARS;
+	struct run_opts stored = { 0 };
+
+	for (size_t i = 0; i < r->agent->nr_env; i++)
+		env_add(&stored, r->agent->env[i], true);
+	for (size_t i = 0; i < r->opts.nr_env; i++) {
+		autofree char *entry = r->opts.env[i].value
+					       ? xasprintf("%s=%s", r->opts.env[i].key, r->opts.env[i].value)
+					       : xstrdup(r->opts.env[i].key);
+		env_add(&stored, entry, false);
 	}
-	for (const char *const *name = (const char *const[]){ "LANG", "TERM", NULL }; *name; name++) {
-		const char *v = getenv(*name);
+	for (size_t i = 0; i < ARRAY_SIZE(caller_vars); i++) {
+		const char *v = getenv(caller_vars[i]);
 		if (v)
-			strvec_pushf(&ep_env, "%s=%s", *name, v);
+			strvec_pushf(&r->env, "%s=%s", caller_vars[i], v);
 	}
+	for (size_t i = 0; i < stored.nr_env; i++) {
+		const char *v = stored.env[i].value ? stored.env[i].value : getenv(stored.env[i].key);
 
-	strvec_push(&ep_argv, "su_as_agent");
-	strvec_push(&ep_argv, "au1");
-	for (size_t i = 0; i < o.nr_env; i++) {
-		const char *v = o.env[i].value ? o.env[i].value : getenv(o.env[i].key);
 		if (!v)
-			continue; /* like docker -e KEY: unset stays unset */
-		strvec_pushf(&ep_env, "%s=%s", o.env[i].key, v);
-		strvec_push(&ep_argv, "-e");
-		strvec_push(&ep_argv, o.env[i].key);
+			continue;
+		strvec_pushf(&r->env, "%s=%s", stored.env[i].key, v);
+		ep_request_add_env(&r->req, stored.env[i].key);
 	}
+	run_opts_release(&stored);
+}
 
-	sorted = xcalloc(a->nr_mounts + 1, sizeof(*sorted));
-	for (size_t i = 0; i < a->nr_mounts; i++)
-		sorted[i] = &a->mounts[i];
-	qsort(sorted, a->nr_mounts, sizeof(*sorted), compare_mounts);
+/*
+ * Each share, and in each read-write one the protected paths and the git
+ * directories to pin, recorded so that the audit can compare afterwards.
+ */
+static void add_shares(struct run *r, const struct config *cfg)
+{
+	const struct agent *a = r->agent;
+
+	r->watches = xcalloc(a->nr_mounts + 1, sizeof(*r->watches));
 	for (size_t i = 0; i < a->nr_mounts; i++) {
-		strvec_push(&ep_argv, sorted[i]->read_only ? "-r" : "-w");
-		strvec_push(&ep_argv, sorted[i]->source);
-		strvec_push(&ep_argv, sorted[i]->target);
-	}
-	scans = xcalloc(a->nr_mounts + 1, sizeof(*scans));
-	{
-		/*
-		 * Every pin (-g) before any read-only protection (-p): a pin is
-		 * a copy of its folder without the mounts inside it, so a pin
-		 * after a -p below it would hide that -p.
-		 */
-		autostrvec struct strvec prot = STRVEC_INIT;
+		const struct mount_spec *m = &a->mounts[i];
+		struct share_watch *w;
 
-		for (size_t i = 0; i < a->nr_mounts; i++) {
-			if (!sorted[i]->read_only) {
-				protect_collect(sorted[i], config_protected_paths(&cfg), getuid(), &prot, &scans[i]);
-				nr_rw++;
-			}
-		}
-		for (int pass = 0; pass < 2; pass++) {
-			for (size_t i = 0; i + 1 < prot.nr; i += 2) {
-				if (!strcmp(prot.v[i], pass ? "-p" : "-g")) {
-					strvec_push(&ep_argv, prot.v[i]);
-					strvec_push(&ep_argv, prot.v[i + 1]);
-				}
-			}
-		}
+		ep_request_add_mount(&r->req, m->source, m->target, m->read_only);
+		if (m->read_only)
+			continue;
+		w = &r->watches[r->nr_watches++];
+		w->mount = m;
+		protect_collect(m, config_protected_paths(cfg), getuid(), &r->req, &w->scan);
 	}
+}
 
-	{
-		/* The entrypoint takes at most 1024 (-p and -g); say so here, clearly. */
-		size_t nr_protected = 0;
-		for (size_t i = 0; i < ep_argv.nr && strcmp(ep_argv.v[i], "--"); i++)
-			nr_protected += !strcmp(ep_argv.v[i], "-p") || !strcmp(ep_argv.v[i], "-g");
-		if (nr_protected > 1024) {
-			error("the read-write mounts of agent '%s' hold too many git repositories to protect "
-			      "(%zu paths; the limit is 1024)", a->user_name, nr_protected);
-			hint("share smaller folders, or fewer of them read-write");
-			return EXIT_FAIL;
-		}
-	}
-	directory = o.directory ? xstrdup(o.directory) : detect_directory(a);
-	if (directory) {
-		strvec_push(&ep_argv, "-d");
-		strvec_push(&ep_argv, directory);
-	}
-	if (o.keep_running)
-		strvec_push(&ep_argv, "-k");
-	strvec_push(&ep_argv, "--");
+/*
+ * COMMAND, through the agent's login shell unless --no-login, so that its
+ * profile sets it up as a login would.
+ */
+static void add_command(struct run *r, int argc, char **argv)
+{
+	struct strvec *cmd = &r->req.command;
 
-	use_pty = term_needs_pty();
-	if (!o.no_login) {
-		strvec_push(&ep_argv, user.shell);
-		strvec_push(&ep_argv, "--login");
+	if (!r->opts.no_login) {
+		strvec_push(cmd, r->user.shell);
+		strvec_push(cmd, "--login");
 		if (isatty(STDIN_FILENO))
-			strvec_push(&ep_argv, "-i");
-		strvec_push(&ep_argv, "-c");
+			strvec_push(cmd, "-i");
+		strvec_push(cmd, "-c");
 		/* Debian's ~/.profile adds ~/.local/bin only if it existed at login: make sure. */
-		strvec_push(&ep_argv, "case \":$PATH:\" in *\":$HOME/.local/bin:\"*) ;; "
-				      "*) PATH=\"$HOME/.local/bin:$PATH\" ;; esac; exec \"$@\"");
-		strvec_push(&ep_argv, "au");
+		strvec_push(cmd, "case \":$PATH:\" in *\":$HOME/.local/bin:\"*) ;; "
+				 "*) PATH=\"$HOME/.local/bin:$PATH\" ;; esac; exec \"$@\"");
+		strvec_push(cmd, "au");
 	}
-	for (int i = cmd_index; i < argc; i++)
-		strvec_push(&ep_argv, argv[i]);
+	for (int i = r->opts.cmd_index; i < argc; i++)
+		strvec_push(cmd, argv[i]);
+}
 
-	/* The agent starts after the lock is gone, as in the reference tool. */
-	if (lock_fd >= 0)
-		close(lock_fd);
+static void build_request(struct run *r, const struct config *cfg, int argc, char **argv)
+{
+	autostrbuf struct strbuf why = STRBUF_INIT;
+
+	add_shares(r, cfg);
+	if (ep_request_check(&r->req, &why) < 0) {
+		error("cannot run agent '%s': %s", r->agent->user_name, why.buf);
+		hint("share smaller folders, or fewer of them read-write");
+		exit(EXIT_FAIL);
+	}
+	r->req.directory = r->opts.directory ? xstrdup(r->opts.directory) : detect_directory(r->agent);
+	r->req.keep_running = r->opts.keep_running;
+	add_command(r, argc, argv);
+	ep_request_to_argv(&r->req, &r->argv);
+}
+
+/* In whatever process is to become the entrypoint. */
+AU_NORETURN static void exec_entrypoint(const struct run *r)
+{
+	syscall(SYS_execveat, r->ep_fd, "", r->argv.v, r->env.v, AT_EMPTY_PATH);
+	fprintf(stderr, "au: cannot execute the entrypoint '%s': %s\n", r->agent->entrypoint, strerror(errno));
+	_exit(SU_EXIT_SELF);
+}
+
+static pid_t entrypoint_pid = -1;
+
+static void forward_signal(int sig)
+{
+	if (entrypoint_pid > 0)
+		kill(entrypoint_pid, sig);
+}
+
+/*
+ * Without a terminal, but with read-write mounts to look at afterwards: run
+ * the entrypoint as a child in a process group of its own (so that signals
+ * from a terminal reach it once, through us), forward signals, wait.
+ */
+static int run_and_wait(const struct run *r)
+{
+	static const int forwarded[] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
+	struct sigaction sa = { 0 };
+	int status;
+	pid_t pid;
+
 	fflush(NULL);
+	pid = fork();
+	if (pid < 0)
+		die_errno("cannot fork");
+	if (pid == 0) {
+		setpgid(0, 0);
+		exec_entrypoint(r);
+	}
+	entrypoint_pid = pid;
+	sa.sa_handler = forward_signal;
+	sa.sa_flags = SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	for (size_t i = 0; i < ARRAY_SIZE(forwarded); i++)
+		sigaction(forwarded[i], &sa, NULL);
+	while (waitpid(pid, &status, 0) < 0) {
+		if (errno != EINTR)
+			die_errno("cannot wait for the agent");
+	}
+	entrypoint_pid = -1; /* the pid may be reused from now on */
+	return status;
+}
 
-	if (!use_pty && !nr_rw) {
-		/* Nothing to look at afterwards: become the entrypoint. */
-		syscall(SYS_execveat, ep_fd, "", ep_argv.v, ep_env.v, AT_EMPTY_PATH);
-		die_errno("cannot execute the entrypoint '%s'", a->entrypoint);
-	}
-	if (!use_pty) {
-		status = run_and_wait(ep_fd, &ep_argv, &ep_env, a->entrypoint);
-		goto audit;
-	}
+/* On a terminal: the agent gets a pty of its own, and au relays (term.c). */
+static int run_on_pty(const struct run *r)
+{
+	struct pty_session pty;
+	pid_t child;
 
 	if (pty_open(&pty) < 0)
-		return EXIT_FAIL; /* it said why */
+		exit(EXIT_FAIL); /* it said why */
+	fflush(NULL);
 	child = fork();
 	if (child < 0) {
 		pty_release(&pty);
@@ -467,20 +481,53 @@ int cmd_run(int argc, char **argv, struct au_ctx *ctx)
 	}
 	if (child == 0) {
 		pty_child_setup(&pty);
-		syscall(SYS_execveat, ep_fd, "", ep_argv.v, ep_env.v, AT_EMPTY_PATH);
-		fprintf(stderr, "au: cannot execute the entrypoint '%s': %s\n", a->entrypoint, strerror(errno));
-		_exit(125);
+		exec_entrypoint(r);
 	}
-	close(ep_fd);
-	status = pty_relay(&pty, child);
-audit:
-	/* The agent may have set a trap for the human's next git command. */
-	for (size_t i = 0; i < a->nr_mounts; i++) {
-		if (!sorted[i]->read_only)
-			protect_audit(sorted[i], config_protected_paths(&cfg), getuid(), &scans[i]);
-		protect_scan_release(&scans[i]);
-	}
-	free(scans);
-	free(sorted);
+	return pty_relay(&pty, child);
+}
+
+/*
+ * Runs the entrypoint and returns its wait status. With nothing to relay and
+ * nothing to audit afterwards, au simply becomes the entrypoint.
+ */
+static int launch(struct run *r)
+{
+	int status;
+
+	fflush(NULL);
+	if (!term_needs_pty() && !r->nr_watches)
+		exec_entrypoint(r);
+	status = term_needs_pty() ? run_on_pty(r) : run_and_wait(r);
+	close(r->ep_fd);
+	r->ep_fd = -1;
+	return status;
+}
+
+/* The agent may have set a trap for the human's next git command. */
+static void audit_shares(const struct run *r, const struct config *cfg)
+{
+	for (size_t i = 0; i < r->nr_watches; i++)
+		protect_audit(r->watches[i].mount, config_protected_paths(cfg), getuid(), &r->watches[i].scan);
+}
+
+int cmd_run(int argc, char **argv, struct au_ctx *ctx)
+{
+	struct run r __attribute__((cleanup(run_release))) = {
+		.ep_fd = -1, .req = EP_REQUEST_INIT, .argv = STRVEC_INIT, .env = STRVEC_INIT,
+	};
+	int status;
+
+	/* An inherited SIG_IGN would let the kernel reap our child before we wait. */
+	signal(SIGCHLD, SIG_DFL);
+	parse_run_options(argc, argv, &r.opts);
+	r.agent = au_setup(ctx, r.opts.agent);
+	check_agent_ready(&r);
+	r.ep_fd = open_entrypoint(&r, ctx, argc, argv);
+	build_environment(&r);
+	build_request(&r, &ctx->cfg, argc, argv);
+	/* The agent starts after the lock is gone, as in the reference tool. */
+	au_unlock(ctx);
+	status = launch(&r);
+	audit_shares(&r, &ctx->cfg);
 	return wait_status_to_exit(status);
 }

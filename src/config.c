@@ -539,8 +539,9 @@ void config_save(struct config *cfg)
 
 /* ---- lock ---- */
 
-int config_lock(const char *path, bool exclusive)
+int config_lock(const char *path, enum config_lock_mode mode)
 {
+	bool exclusive = mode == CONFIG_LOCK_EXCLUSIVE;
 	autofree char *lock_path = xasprintf("%s.lock", path);
 	autofree char *shown = escape_display(lock_path);
 	autoclose int fd = -1;

@@ -74,14 +74,19 @@ void config_release(struct config *cfg);
 /* A struct config (zero-initialized) released when it goes out of scope. */
 #define autoconfig __attribute__((cleanup(config_release)))
 
+enum config_lock_mode {
+	CONFIG_LOCK_SHARED,    /* readers: no writer in between */
+	CONFIG_LOCK_EXCLUSIVE, /* the command writes the config */
+};
+
 /*
  * Takes the lock for a whole command, on "<path>.lock" (never renamed, unlike
- * the config itself). exclusive: creates the folder and lock file if needed.
+ * the config itself). Exclusive: creates the folder and lock file if needed.
  * Shared: takes no lock when the lock file does not exist (nothing can be
  * writing). Prints "waiting for ..." when another au holds it. Returns the fd
  * (O_CLOEXEC) or -1 when no lock was needed; dies on error.
  */
-int config_lock(const char *path, bool exclusive);
+int config_lock(const char *path, enum config_lock_mode mode);
 
 struct agent *config_find_agent(struct config *cfg, const char *name);
 /* Appends a new agent named name, with group "su-as-NAME", not bootstrapped. */

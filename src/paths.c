@@ -65,77 +65,114 @@ char *path_join(const char *dir, const char *rest)
 	return xasprintf("%s/%s", dir, rest);
 }
 
-int open_nofollow(const char *path, int flags)
+/* An O_PATH fd for a symlink is no refusal by itself: say ELOOP, whatever flags made of it. */
+static bool is_symlink_at(int dirfd, const char *name)
+{
+	struct stat st;
+
+	return fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode);
+}
+
+/* Opens the last component with the caller's flags, never following it. */
+static int open_last(int dirfd, const char *name, int flags)
+{
+	int fd = openat(dirfd, name, flags | O_NOFOLLOW | O_CLOEXEC);
+	int saved = errno;
+
+	if (((fd < 0 && saved == ENOTDIR) || (fd >= 0 && (flags & O_PATH))) && is_symlink_at(dirfd, name)) {
+		if (fd >= 0)
+			close(fd);
+		fd = -1;
+		saved = ELOOP;
+	}
+	errno = saved;
+	return fd;
+}
+
+static int visit_fd(int fd, const char *sofar, path_visit_fn *visit, void *data)
+{
+	struct stat st;
+
+	if (!visit)
+		return 0;
+	if (fstat(fd, &st) < 0)
+		return -1;
+	return visit(fd, &st, sofar, data);
+}
+
+int path_walk(const char *path, int last_flags, path_visit_fn *visit, void *data, struct strbuf *failed_at)
 {
 	autofree char *copy = NULL;
-	char *p, *comp;
-	int dirfd;
+	autostrbuf struct strbuf sofar = STRBUF_INIT;
+	autoclose int dirfd = -1;
+	char *p;
 
-	/* No O_CREAT (it would need a mode), and only normal absolute paths. */
-	if (path[0] != '/' || (flags & O_CREAT) || (path[1] && path[strlen(path) - 1] == '/')) {
+	if (path[0] != '/' || (last_flags & O_CREAT) || (path[1] && path[strlen(path) - 1] == '/')) {
 		errno = EINVAL;
 		return -1;
 	}
 	copy = xstrdup(path);
+	strbuf_addch(&sofar, '/');
 	dirfd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (dirfd < 0)
-		return -1;
-	p = copy + 1;
-	while (*p) {
-		struct stat st;
+	if (dirfd < 0 || visit_fd(dirfd, sofar.buf, visit, data) < 0)
+		goto fail;
+	for (p = copy + 1; *p;) {
+		char *comp = p;
 		bool is_last;
-		int fd, saved;
+		struct stat st;
+		int fd;
 
-		comp = p;
 		while (*p && *p != '/')
 			p++;
 		is_last = *p == '\0';
 		if (!is_last)
 			*p++ = '\0';
 		if (!*comp || !strcmp(comp, ".") || !strcmp(comp, "..")) {
-			close(dirfd);
 			errno = EINVAL;
-			return -1;
+			goto fail;
 		}
+		if (sofar.len > 1)
+			strbuf_addch(&sofar, '/');
+		strbuf_addstr(&sofar, comp);
 		if (is_last) {
-			fd = openat(dirfd, comp, flags | O_NOFOLLOW | O_CLOEXEC);
-			saved = errno;
-			/* Say ELOOP for a symlink whatever the flags made of it (ENOTDIR, an O_PATH fd). */
-			if ((fd < 0 && saved == ENOTDIR) || (fd >= 0 && (flags & O_PATH))) {
-				struct stat lst;
-				if (fstatat(dirfd, comp, &lst, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(lst.st_mode)) {
-					if (fd >= 0)
-						close(fd);
-					fd = -1;
-					saved = ELOOP;
-				}
+			fd = open_last(dirfd, comp, last_flags);
+			if (fd >= 0 && visit_fd(fd, sofar.buf, visit, data) < 0) {
+				int saved = errno;
+				close(fd);
+				errno = saved;
+				fd = -1;
 			}
-			close(dirfd);
-			errno = saved;
+			if (fd < 0)
+				goto fail;
 			return fd;
 		}
 		fd = openat(dirfd, comp, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-		saved = errno;
+		if (fd < 0)
+			goto fail;
 		close(dirfd);
-		if (fd < 0) {
-			errno = saved;
-			return -1;
-		}
-		st.st_mode = 0;
-		if (fstat(fd, &st) < 0 || !S_ISDIR(st.st_mode)) {
-			errno = S_ISLNK(st.st_mode) ? ELOOP : ENOTDIR;
-			close(fd);
-			return -1;
-		}
 		dirfd = fd;
+		st.st_mode = 0;
+		if (fstat(dirfd, &st) < 0)
+			goto fail;
+		if (visit && visit(dirfd, &st, sofar.buf, data) < 0)
+			goto fail;
+		if (!S_ISDIR(st.st_mode)) {
+			errno = S_ISLNK(st.st_mode) ? ELOOP : ENOTDIR;
+			goto fail;
+		}
 	}
 	/* The path was "/": open it with the flags asked for. */
-	{
-		int fd = openat(dirfd, ".", flags | O_CLOEXEC);
+	return openat(dirfd, ".", last_flags | O_CLOEXEC);
+fail:
+	if (failed_at) {
 		int saved = errno;
-
-		close(dirfd);
+		strbuf_addstr(failed_at, sofar.buf);
 		errno = saved;
-		return fd;
 	}
+	return -1;
+}
+
+int open_nofollow(const char *path, int flags)
+{
+	return path_walk(path, flags, NULL, NULL, NULL);
 }

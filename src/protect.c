@@ -1,6 +1,7 @@
 /* protect.c: the protected paths inside read-write mounts, and the audit after a run. */
 #include "protect.h"
 #include "config.h"
+#include "entrypoint.h"
 #include "paths.h"
 #include "util.h"
 
@@ -29,16 +30,15 @@ struct collector {
 	const struct mount_spec *m;
 	const char *const *protected;
 	uid_t owner;
-	struct strvec *argv;
+	struct ep_request *req;
 	struct protect_scan *scan;
 };
 
-static void push_path(struct collector *c, const char *flag, const char *rel)
+static void push_path(struct collector *c, enum ep_protect_kind kind, const char *rel)
 {
 	autofree char *target = path_join(c->m->target, rel);
 
-	strvec_push(c->argv, flag);
-	strvec_push(c->argv, target);
+	ep_request_add_protected(c->req, target, kind);
 }
 
 /* Protected entries not under .git/, at the top of a working tree (rel, "" for the mount's top). */
@@ -64,7 +64,7 @@ static void protect_worktree(struct collector *c, const char *rel)
 			warn("'%s' is a symlink: it cannot be protected", shown);
 			continue;
 		}
-		push_path(c, "-p", rel_path);
+		push_path(c, EP_READ_ONLY, rel_path);
 	}
 }
 
@@ -95,7 +95,7 @@ static void protect_worktree_admin(struct collector *c, const char *gitdir_rel)
 			struct stat st;
 
 			if (fstatat(dirfd(d), name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode))
-				push_path(c, "-p", rel);
+				push_path(c, EP_READ_ONLY, rel);
 		}
 	}
 	closedir(d);
@@ -125,7 +125,7 @@ static void protect_gitdir(struct collector *c, const char *rel)
 		autofree char *shown = escape_display(src);
 		warn_errno("cannot create '%s/hooks'", shown);
 	}
-	push_path(c, "-g", rel);
+	push_path(c, EP_PIN, rel);
 	for (const char *const *p = c->protected; *p; p++) {
 		autofree char *rel_path = NULL;
 		autofree char *path = NULL;
@@ -142,7 +142,7 @@ static void protect_gitdir(struct collector *c, const char *rel)
 			warn("'%s' is a symlink: it cannot be protected", shown);
 			continue;
 		}
-		push_path(c, "-p", rel_path);
+		push_path(c, EP_READ_ONLY, rel_path);
 	}
 	protect_worktree_admin(c, rel);
 }
@@ -217,9 +217,9 @@ static void record_gitfile(struct protect_scan *scan, const char *path)
 }
 
 void protect_collect(const struct mount_spec *m, const char *const *protected, uid_t owner,
-		     struct strvec *argv, struct protect_scan *scan)
+		     struct ep_request *req, struct protect_scan *scan)
 {
-	struct collector c = { m, protected, owner, argv, scan };
+	struct collector c = { m, protected, owner, req, scan };
 	char *roots[] = { m->source, NULL };
 	size_t base = strlen(m->source);
 	struct stat st;
@@ -318,7 +318,7 @@ static void quarantine_path(const char *path, const char *what)
 void protect_audit(const struct mount_spec *m, const char *const *protected, uid_t owner,
 		   const struct protect_scan *before)
 {
-	autostrvec struct strvec ignored = STRVEC_INIT;
+	autoeprequest struct ep_request ignored = EP_REQUEST_INIT;
 	struct protect_scan after = { 0 };
 
 	protect_collect(m, protected, owner, &ignored, &after);

@@ -15,7 +15,7 @@
 #include <sys/types.h>
 
 struct mount_spec;
-struct strvec;
+struct ep_request;
 
 /* What a scan of the read-write mounts found: the human's git directories. */
 struct protect_scan {
@@ -32,17 +32,17 @@ struct protect_scan {
 };
 
 /*
- * Scans a read-write mount and appends to argv, in mount order, "-g GITDIR"
- * (bind over itself) for each git directory of the human's (".git" folders
- * and the submodule git directories inside them), then "-p PATH" (read-only
- * over itself) for each protected path that exists: entries of the list that
+ * Scans a read-write mount and adds to req a pin (bind over itself) for each
+ * git directory of the human's (".git" folders and the submodule git
+ * directories inside them), and a read-only protection for each protected
+ * path that exists: entries of the list that
  * start with ".git/" are taken inside each git directory, the others at each
  * working tree's top and at the mount's top. A missing .git/hooks is created
  * first (as the human, by fd), so that it is protected too. scan, when not
  * NULL, records the git directories for protect_audit().
  */
 void protect_collect(const struct mount_spec *m, const char *const *protected, uid_t owner,
-		     struct strvec *argv, struct protect_scan *scan);
+		     struct ep_request *req, struct protect_scan *scan);
 
 /*
  * After the agent ran: moves aside what it could have set up to run code as

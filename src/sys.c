@@ -1,5 +1,6 @@
 /* sys.c: printed system commands, fork/exec and waiting. */
 #include "sys.h"
+#include "entrypoint.h"
 #include "util.h"
 
 #include <errno.h>
@@ -128,7 +129,7 @@ int wait_status_to_exit(int status)
 		return WEXITSTATUS(status);
 	if (WIFSIGNALED(status))
 		return 128 + WTERMSIG(status);
-	return 125;
+	return SU_EXIT_SELF;
 }
 
 char *find_in_path(const char *prog)

@@ -11,6 +11,7 @@
  * slave that has hung up.
  */
 #include "term.h"
+#include "entrypoint.h"
 #include "util.h"
 
 #include <errno.h>
@@ -31,8 +32,8 @@
  */
 #define DRAIN_MAX (1024 * 1024)
 
-/* The exit code of a child that failed before it could exec (env, timeout). */
-#define CHILD_SETUP_FAILED 125
+/* A child that failed before it could exec fails as the entrypoint itself would. */
+#define CHILD_SETUP_FAILED SU_EXIT_SELF
 
 bool term_needs_pty(void)
 {

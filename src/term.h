@@ -35,7 +35,7 @@ void pty_release(struct pty_session *s);
  * terminal was, leaves the other standard fds as they are, closes the master.
  * It leaves the process group and session alone, so that the entrypoint's
  * setsid() can succeed (it fails for a process group leader). On failure it
- * prints an error and exits 125.
+ * prints an error and exits 125 (SU_EXIT_SELF, as the entrypoint would).
  */
 void pty_child_setup(struct pty_session *s);
 

@@ -23,7 +23,7 @@ void warn(const char *fmt, ...) AU_PRINTF(1, 2);
 void warn_errno(const char *fmt, ...) AU_PRINTF(1, 2);
 /* "hint: ..." on stderr, shown under an error or warning. */
 void hint(const char *fmt, ...) AU_PRINTF(1, 2);
-/* Prints like warn() with an "error: " tag and returns -1. */
+/* Prints the message the way die() does ("au: ...", no tag), but returns -1 instead of exiting. */
 int error(const char *fmt, ...) AU_PRINTF(1, 2);
 int error_errno(const char *fmt, ...) AU_PRINTF(1, 2);
 

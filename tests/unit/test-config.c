@@ -667,15 +667,15 @@ static void test_lock_shared_without_file(void **state)
 	struct stat st;
 	int fd;
 
-	assert_int_equal(config_lock(path, false), -1);
+	assert_int_equal(config_lock(path, CONFIG_LOCK_SHARED), -1);
 	assert_int_equal(count_entries(dir), 0);
-	fd = config_lock(path, true);
+	fd = config_lock(path, CONFIG_LOCK_EXCLUSIVE);
 	assert_true(fd >= 0);
 	assert_true(fcntl(fd, F_GETFD) & FD_CLOEXEC);
 	assert_int_equal(stat(lock, &st), 0);
 	assert_int_equal(st.st_mode & 07777, 0600);
 	close(fd);
-	fd = config_lock(path, false);
+	fd = config_lock(path, CONFIG_LOCK_SHARED);
 	assert_true(fd >= 0);
 	close(fd);
 	remove_tree(dir);
@@ -683,7 +683,7 @@ static void test_lock_shared_without_file(void **state)
 
 static void lock_child(void *arg)
 {
-	int fd = config_lock(arg, true);
+	int fd = config_lock(arg, CONFIG_LOCK_EXCLUSIVE);
 
 	_exit(fd >= 0 ? 0 : 3);
 }
@@ -694,7 +694,7 @@ static void test_lock_waits_and_says_so(void **state)
 	autofree char *path = xasprintf("%s/c.toml", dir);
 	autofree char *err = NULL;
 	autofree char *expected = NULL;
-	int fd = config_lock(path, true);
+	int fd = config_lock(path, CONFIG_LOCK_EXCLUSIVE);
 	pid_t pid;
 	int pipefd[2], status;
 	struct strbuf sb = STRBUF_INIT;
@@ -735,7 +735,7 @@ static void test_concurrent_writers_lose_nothing(void **state)
 		pids[n] = fork();
 		assert_true(pids[n] >= 0);
 		if (!pids[n]) {
-			int fd = config_lock(path, true);
+			int fd = config_lock(path, CONFIG_LOCK_EXCLUSIVE);
 			char name[16];
 
 			/* The waiting message is expected here; keep the test output quiet. */

@@ -428,7 +428,7 @@ static void test_mount_limit(void **state)
 	const char *why = NULL;
 
 	words_init(&w);
-	for (int i = 0; i < MAX_MOUNTS; i++) {
+	for (int i = 0; i < SU_MAX_MOUNTS; i++) {
 		words_add(&w, "-r");
 		words_add(&w, "/home/alice/a");
 		words_add(&w, "/home/agent/a");
@@ -438,7 +438,7 @@ static void test_mount_limit(void **state)
 	assert_int_equal(req.nr_mounts, 64);
 
 	words_init(&w);
-	for (int i = 0; i < MAX_MOUNTS + 1; i++) {
+	for (int i = 0; i < SU_MAX_MOUNTS + 1; i++) {
 		words_add(&w, "-w");
 		words_add(&w, "/home/alice/a");
 		words_add(&w, "/home/agent/a");

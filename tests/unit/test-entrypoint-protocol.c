@@ -1,0 +1,199 @@
+/*
+ * test-entrypoint-protocol.c: the two sides of the entrypoint's protocol
+ * agree. A request built the way au run builds it goes through
+ * ep_request_to_argv() (src/entrypoint.c, the only writer of the format) and
+ * back through su_parse_args() of entrypoint/su_as_agent.c itself (compiled
+ * here without its main, with the ids au new would bake in), and what comes
+ * out must be what went in. Any change to one side that the other does not
+ * follow fails here, not in a user's run.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <string.h>
+
+#include "entrypoint.h"
+#include "util.h"
+
+#define SU_AS_AGENT_NO_MAIN
+#define TARGET_UID 64000
+#define TARGET_GID 64000
+#define CALLER_UID 64001
+#define AGENT_NAME "agent"
+#define AGENT_HOME "/home/agent"
+#define AGENT_SHELL "/bin/bash"
+#define CALLER_HOME "/home/alice"
+#include "../../entrypoint/su_as_agent.c"
+
+/* Where the entrypoint's fixed-size tables must hold what its limits allow. */
+_Static_assert(ARRAY_SIZE(((struct su_request *)0)->mounts) == SU_MAX_MOUNTS, "mount table size");
+_Static_assert(ARRAY_SIZE(((struct su_request *)0)->env_names) == SU_MAX_ENV, "variable table size");
+_Static_assert(ARRAY_SIZE(((struct su_request *)0)->protected) == SU_MAX_PROTECTED, "protected table size");
+_Static_assert(ARRAY_SIZE(((struct su_request *)0)->protected_rw) == SU_MAX_PROTECTED, "protected flags size");
+/* au's own failures in a child before exec report as the entrypoint's do. */
+_Static_assert(SU_EXIT_SELF == 125 && SU_EXIT_CANNOT_RUN == 126 && SU_EXIT_NOT_FOUND == 127,
+	       "the exit statuses documented in au(1)");
+
+static struct su_request parsed;
+
+/* argv from req, parsed by the entrypoint; returns su_parse_args()'s result. */
+static int round_trip(const struct ep_request *req, struct strvec *argv, const char **why)
+{
+	ep_request_to_argv(req, argv);
+	return su_parse_args((int)argv->nr, argv->v, &parsed, why);
+}
+
+static void test_command_only(void **state)
+{
+	autoeprequest struct ep_request req = EP_REQUEST_INIT;
+	autostrvec struct strvec argv = STRVEC_INIT;
+	const char *why;
+
+	(void)state;
+	strvec_push(&req.command, "true");
+	assert_int_equal(round_trip(&req, &argv, &why), 0);
+	assert_string_equal(argv.v[1], SU_PROTOCOL);
+	assert_int_equal(parsed.nr_env, 0);
+	assert_int_equal(parsed.nr_mounts, 0);
+	assert_int_equal(parsed.nr_protected, 0);
+	assert_null(parsed.directory);
+	assert_false(parsed.keep_running);
+	assert_string_equal(parsed.command[0], "true");
+	assert_null(parsed.command[1]);
+}
+
+/* Every field at once, given in an order the writer must fix. */
+static void test_everything(void **state)
+{
+	static const char *const command[] = { "bash", "--", "-e", "-d", "x y", "--", NULL };
+	autoeprequest struct ep_request req = EP_REQUEST_INIT;
+	autostrvec struct strvec argv = STRVEC_INIT;
+	const char *why;
+	size_t i;
+
+	(void)state;
+	ep_request_add_env(&req, "ANTHROPIC_API_KEY");
+	ep_request_add_env(&req, "PATH");
+	ep_request_add_mount(&req, "/home/alice/p/sub", "/home/agent/p/sub", false);
+	ep_request_add_mount(&req, "/home/alice/p", "/home/agent/p", true);
+	ep_request_add_mount(&req, "/home/alice/doc.txt", "/home/agent/doc.txt", true);
+	ep_request_add_protected(&req, "/home/agent/p/.envrc", EP_READ_ONLY);
+	ep_request_add_protected(&req, "/home/agent/p/.git/modules/m", EP_PIN);
+	ep_request_add_protected(&req, "/home/agent/p/.git/hooks", EP_READ_ONLY);
+	ep_request_add_protected(&req, "/home/agent/p/.git", EP_PIN);
+	req.directory = xstrdup("/home/agent/p/sub");
+	req.keep_running = true;
+	strvec_pushv(&req.command, command);
+
+	assert_int_equal(round_trip(&req, &argv, &why), 0);
+
+	assert_int_equal(parsed.nr_env, 2);
+	assert_string_equal(parsed.env_names[0], "ANTHROPIC_API_KEY");
+	assert_string_equal(parsed.env_names[1], "PATH");
+
+	/* Parents are mounted first. */
+	assert_int_equal(parsed.nr_mounts, 3);
+	assert_string_equal(parsed.mounts[0].target, "/home/agent/doc.txt");
+	assert_string_equal(parsed.mounts[1].target, "/home/agent/p");
+	assert_true(parsed.mounts[1].read_only);
+	assert_string_equal(parsed.mounts[1].source, "/home/alice/p");
+	assert_string_equal(parsed.mounts[2].target, "/home/agent/p/sub");
+	assert_false(parsed.mounts[2].read_only);
+
+	/* Pins before read-only protections, parents first within each. */
+	assert_int_equal(parsed.nr_protected, 4);
+	assert_string_equal(parsed.protected[0], "/home/agent/p/.git");
+	assert_true(parsed.protected_rw[0]);
+	assert_string_equal(parsed.protected[1], "/home/agent/p/.git/modules/m");
+	assert_true(parsed.protected_rw[1]);
+	assert_string_equal(parsed.protected[2], "/home/agent/p/.envrc");
+	assert_false(parsed.protected_rw[2]);
+	assert_string_equal(parsed.protected[3], "/home/agent/p/.git/hooks");
+	assert_false(parsed.protected_rw[3]);
+
+	assert_string_equal(parsed.directory, "/home/agent/p/sub");
+	assert_true(parsed.keep_running);
+	/* Words after the end of options are the command's, whatever they look like. */
+	for (i = 0; command[i]; i++)
+		assert_string_equal(parsed.command[i], command[i]);
+	assert_null(parsed.command[i]);
+}
+
+/*
+ * At each limit the writer's check and the entrypoint agree: the largest
+ * request passes both, one more is refused by both.
+ */
+static void test_limits_agree(void **state)
+{
+	static const struct {
+		const char *what;
+		int limit;
+	} limits[] = {
+		{ "mounts", SU_MAX_MOUNTS },
+		{ "variables", SU_MAX_ENV },
+		{ "protected paths", SU_MAX_PROTECTED },
+	};
+
+	(void)state;
+	for (size_t l = 0; l < ARRAY_SIZE(limits); l++) {
+		for (int extra = 0; extra <= 1; extra++) {
+			autoeprequest struct ep_request req = EP_REQUEST_INIT;
+			autostrvec struct strvec argv = STRVEC_INIT;
+			autostrbuf struct strbuf why_au = STRBUF_INIT;
+			const char *why;
+			int n = limits[l].limit + extra;
+
+			for (int i = 0; i < n; i++) {
+				autofree char *source = xasprintf("/home/alice/m%d", i);
+				autofree char *target = xasprintf("/home/agent/m%d", i);
+				autofree char *name = xasprintf("V%d", i);
+
+				if (l == 0)
+					ep_request_add_mount(&req, source, target, true);
+				else if (l == 1)
+					ep_request_add_env(&req, name);
+				else
+					ep_request_add_protected(&req, target, i % 2 ? EP_PIN : EP_READ_ONLY);
+			}
+			strvec_push(&req.command, "true");
+			if (extra) {
+				assert_int_equal(ep_request_check(&req, &why_au), -1);
+				assert_int_equal(round_trip(&req, &argv, &why), -1);
+			} else {
+				if (ep_request_check(&req, &why_au) < 0)
+					fail_msg("%d %s refused by au: %s", n, limits[l].what, why_au.buf);
+				if (round_trip(&req, &argv, &why) < 0)
+					fail_msg("%d %s refused by the entrypoint: %s", n, limits[l].what, why);
+			}
+		}
+	}
+}
+
+/* What the entrypoint refuses, the writer can still express; the refusal is the entrypoint's. */
+static void test_entrypoint_refuses_what_au_must_not_send(void **state)
+{
+	autoeprequest struct ep_request req = EP_REQUEST_INIT;
+	autostrvec struct strvec argv = STRVEC_INIT;
+	const char *why;
+
+	(void)state;
+	ep_request_add_mount(&req, "/etc", "/home/agent/etc", true);
+	strvec_push(&req.command, "true");
+	assert_int_equal(round_trip(&req, &argv, &why), -1);
+	assert_non_null(strstr(why, "source"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_command_only),
+		cmocka_unit_test(test_everything),
+		cmocka_unit_test(test_limits_agree),
+		cmocka_unit_test(test_entrypoint_refuses_what_au_must_not_send),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
