@@ -14,7 +14,7 @@
  * Protocol (argv, built by au run; parsed by su_parse_args, which a fuzzer
  * calls without root):
  *   su_as_agent au1 [-e NAME]... [-r|-w SOURCE TARGET]... [-p|-g PATH]...
- *               [-d DIR] [-k] -- COMMAND [ARG]...
+ *               [-d DIR] [-k] [-c] -- COMMAND [ARG]...
  *   -e NAME   pass the variable NAME from our environment to the agent
  *   -r / -w   bind SOURCE (under the human's home) read-only / read-write on
  *             TARGET (under the agent's home), in the order given
@@ -24,6 +24,7 @@
  *             point cannot be renamed or replaced (a git directory)
  *   -d DIR    working directory of the command (the agent's home otherwise)
  *   -k        keep the agent's other processes when the command exits
+ *   -c        report on fd 3, the report channel (see SU_REPORT_FD)
  *
  * Exit status: the command's (128+N for signal N), 125 for a failure of this
  * program, 126 when the command cannot run, 127 when it is not found.
@@ -46,6 +47,7 @@
 #define SU_OPT_PIN "-g"          /* PATH: read-write over itself */
 #define SU_OPT_DIRECTORY "-d"    /* DIR */
 #define SU_OPT_KEEP_RUNNING "-k"
+#define SU_OPT_REPORT "-c"       /* fd SU_REPORT_FD is the report channel */
 #define SU_OPT_END "--"          /* COMMAND [ARG]... follow */
 
 #define SU_MAX_MOUNTS 64
@@ -61,6 +63,26 @@
 #define SU_AGENT_VARS { "HOME", "USER", "LOGNAME", "SHELL" }
 /* Passed from the caller's environment without -e. */
 #define SU_CALLER_VARS { "LANG", "TERM" }
+
+/*
+ * The report channel, with -c: fd SU_REPORT_FD is one end of a unix
+ * SOCK_SEQPACKET socket pair whose other end au holds. The outer side reports
+ * the end of the run on it: one message per report, a struct
+ * su_report_header and then its payload, at most SU_REPORT_MAX bytes in
+ * all, and SU_REPORT_DONE last. Neither the agent nor anything it runs ever
+ * holds this fd.
+ */
+#define SU_REPORT_FD 3
+#define SU_REPORT_MAX 65536
+
+struct su_report_header {
+	unsigned int type; /* enum su_report_type */
+	unsigned int size; /* of the payload that follows */
+};
+
+enum su_report_type {
+	SU_REPORT_DONE = 1, /* no payload: the outer side has nothing more to say */
+};
 
 #endif /* SU_AS_AGENT_PROTOCOL_H */
 
@@ -87,9 +109,11 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -160,6 +184,7 @@ struct su_request {
 	size_t nr_protected;
 	const char *directory;
 	bool keep_running;
+	bool report; /* -c: report on SU_REPORT_FD */
 	char *const *command; /* NULL-terminated, at least one entry */
 };
 
@@ -289,6 +314,8 @@ int su_parse_args(int argc, char *const argv[], struct su_request *req, const ch
 			req->directory = argv[++i];
 		} else if (!strcmp(opt, SU_OPT_KEEP_RUNNING)) {
 			req->keep_running = true;
+		} else if (!strcmp(opt, SU_OPT_REPORT)) {
+			req->report = true;
 		} else {
 			*why = "unknown option";
 			return -1;
@@ -350,19 +377,59 @@ static void ensure_std_fds(void)
 	}
 }
 
-/* Nothing inherited reaches the agent but fds 0 to 2 (runc CVE-2024-21626). */
+/*
+ * Nothing inherited reaches the agent but fds 0 to 2 (runc CVE-2024-21626).
+ * SU_REPORT_FD stays until the request says whether it is the report
+ * channel (keep_report_channel()).
+ */
 static void close_inherited_fds(void)
 {
 	struct rlimit lim;
 	rlim_t max = 65536;
 
-	if (syscall(SYS_close_range, 3U, ~0U, 0U) == 0)
+	_Static_assert(SU_REPORT_FD == 3, "the fds kept are 0 to 2 and the report channel");
+	if (syscall(SYS_close_range, SU_REPORT_FD + 1U, ~0U, 0U) == 0)
 		return;
 	/* Kernels before 5.9: every fd the caller could have opened. */
 	if (getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur != RLIM_INFINITY && lim.rlim_cur > max)
 		max = lim.rlim_cur;
-	for (rlim_t fd = 3; fd < max; fd++)
+	for (rlim_t fd = SU_REPORT_FD + 1; fd < max; fd++)
 		close((int)fd);
+}
+
+/*
+ * With -c, fd SU_REPORT_FD must be a unix SOCK_SEQPACKET socket, which only
+ * the outer side will use (close-on-exec, and closed in init). Without -c,
+ * whatever it is goes.
+ */
+static void keep_report_channel(const struct su_request *req)
+{
+	struct stat st;
+	int type = 0;
+	socklen_t len = sizeof(type);
+
+	if (!req->report) {
+		close(SU_REPORT_FD);
+		return;
+	}
+	if (fstat(SU_REPORT_FD, &st) < 0 || !S_ISSOCK(st.st_mode) ||
+	    getsockopt(SU_REPORT_FD, SOL_SOCKET, SO_TYPE, &type, &len) < 0 || type != SOCK_SEQPACKET)
+		die("-c: fd %d is not a SOCK_SEQPACKET socket", SU_REPORT_FD);
+	if (fcntl(SU_REPORT_FD, F_SETFD, FD_CLOEXEC) < 0)
+		die_errno("cannot set close-on-exec on the report channel");
+}
+
+/* One report; a lost reader loses nothing of ours (SIGPIPE is ignored on the outer side). */
+static void report(const struct su_request *req, unsigned type, const void *payload, unsigned size)
+{
+	struct su_report_header h = { type, size };
+	struct iovec iov[2] = { { &h, sizeof(h) }, { (void *)payload, size } };
+	struct msghdr msg = { .msg_iov = iov, .msg_iovlen = size ? 2 : 1 };
+
+	if (!req->report)
+		return;
+	while (sendmsg(SU_REPORT_FD, &msg, MSG_NOSIGNAL) < 0 && errno == EINTR)
+		;
 }
 
 /* An ignored or blocked signal would be inherited by the agent and by us. */
@@ -896,16 +963,9 @@ static void forward_to_init(int sig)
 	errno = saved;
 }
 
-int main(int argc, char **argv, char **envp)
+/* Who may use this file, and only as a setuid program. */
+static void check_caller(int argc, char **argv)
 {
-	static struct su_request req;
-	const char *why;
-	int ctl[2], status_pipe[2];
-	struct sigaction sa;
-	pid_t init;
-	int status;
-	ssize_t n;
-
 	ensure_std_fds();
 	/* pkexec CVE-2021-4034: argv can be empty. */
 	if (argc < 1 || !argv[0])
@@ -918,52 +978,72 @@ int main(int argc, char **argv, char **envp)
 		die("permission denied: only uid %u may use this entrypoint", (unsigned)CALLER_UID);
 	if (geteuid() != 0)
 		die("not running as root: the entrypoint must be setuid root (run 'au info')");
-	close_inherited_fds();
-	reset_signals();
-	if (su_parse_args(argc, argv, &req, &why) < 0)
-		die("%s", why);
-	build_env(&req, envp);
+}
 
-	setup_mounts(&req);
+/* The two pipes between init and the outer side. */
+struct init_pipes {
+	int ctl[2];    /* outer side -> init: signals to pass on; EOF: the outer side is gone */
+	int status[2]; /* init -> outer side: the command's wait status */
+};
 
-	if (pipe2(ctl, O_CLOEXEC) < 0 || pipe2(status_pipe, O_CLOEXEC) < 0)
+/*
+ * Forks pid 1 of the new PID namespace, which becomes the agent for good and
+ * runs the command under run_init().
+ */
+static pid_t spawn_init(const struct su_request *req, struct init_pipes *p)
+{
+	pid_t init;
+
+	if (pipe2(p->ctl, O_CLOEXEC) < 0 || pipe2(p->status, O_CLOEXEC) < 0)
 		die_errno("cannot create pipes");
 	init = fork();
 	if (init < 0)
 		die_errno("cannot fork");
-	if (init == 0) {
-		close(ctl[1]);
-		close(status_pipe[0]);
-		/* A /proc of the new PID namespace: the human's processes are not in it. */
-		if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
-			die_errno("cannot mount /proc");
-		drop_privileges();
-		/*
-		 * After the uid change, which clears it: die with the outer side
-		 * (which, with -k, leaves as soon as the command has).
-		 */
-		if (!req.keep_running)
-			prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-		/* Leave the caller's session: its terminal is never ours to open. */
-		if (setsid() < 0)
-			die_errno("cannot create a session");
-		if (chdir(req.directory ? req.directory : AGENT_HOME) < 0)
-			die_errno("cannot change directory to '%s'", req.directory ? req.directory : AGENT_HOME);
-		run_init(&req, ctl[0], status_pipe[1]);
+	if (init > 0) {
+		close(p->ctl[0]);
+		close(p->status[1]);
+		return init;
 	}
-
+	close(p->ctl[1]);
+	close(p->status[0]);
+	if (req->report)
+		close(SU_REPORT_FD);
+	/* A /proc of the new PID namespace: the human's processes are not in it. */
+	if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+		die_errno("cannot mount /proc");
+	drop_privileges();
 	/*
-	 * The outer side becomes the caller again, for good: it only waits and
-	 * passes signals on, so it needs nothing of root.
+	 * After the uid change, which clears it: die with the outer side
+	 * (which, with -k, leaves as soon as the command has).
 	 */
-	close(ctl[0]);
-	close(status_pipe[1]);
+	if (!req->keep_running)
+		prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+	/* Leave the caller's session: its terminal is never ours to open. */
+	if (setsid() < 0)
+		die_errno("cannot create a session");
+	if (chdir(req->directory ? req->directory : AGENT_HOME) < 0)
+		die_errno("cannot change directory to '%s'", req->directory ? req->directory : AGENT_HOME);
+	run_init(req, p->ctl[0], p->status[1]);
+}
+
+/*
+ * The outer side becomes the caller again, for good: it only waits and
+ * passes signals on, so it needs nothing of root.
+ */
+static void drop_to_caller(void)
+{
 	if (setresuid(CALLER_UID, CALLER_UID, CALLER_UID) < 0)
 		die_errno("cannot return to the caller's uid");
 	if (CALLER_UID != 0 && setuid(0) != -1)
 		die("root can be regained on the outer side");
+}
 
-	ctl_write_fd = ctl[1];
+/* Signals sent to us (by au, or a terminal) go on to init, which passes them to the command. */
+static void forward_signals(int ctl_fd)
+{
+	struct sigaction sa;
+
+	ctl_write_fd = ctl_fd;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = forward_to_init;
 	sa.sa_flags = SA_RESTART;
@@ -971,22 +1051,55 @@ int main(int argc, char **argv, char **envp)
 	for (size_t i = 0; i < sizeof(forwarded) / sizeof(forwarded[0]); i++)
 		sigaction(forwarded[i], &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
+}
+
+/*
+ * The command's wait status, once init reports it; with -k that is all we
+ * wait for. If init ends first (it failed, or was killed), how it ended.
+ */
+static int wait_for_command(const struct su_request *req, pid_t init, int status_fd)
+{
+	int status;
+	ssize_t n;
 
 	do
-		n = read(status_pipe[0], &status, sizeof(status));
+		n = read(status_fd, &status, sizeof(status));
 	while (n < 0 && errno == EINTR);
-	if (n == sizeof(status) && req.keep_running)
-		return status_to_code(status);
 	if (n == sizeof(status)) {
-		while (waitpid(init, NULL, 0) < 0 && errno == EINTR)
-			;
-		return status_to_code(status);
+		if (!req->keep_running) {
+			while (waitpid(init, NULL, 0) < 0 && errno == EINTR)
+				;
+		}
+		return status;
 	}
-	/* init ended before the command did: report how. */
 	while (waitpid(init, &status, 0) < 0) {
 		if (errno != EINTR)
 			die_errno("cannot wait for the agent");
 	}
+	return status;
+}
+
+int main(int argc, char **argv, char **envp)
+{
+	static struct su_request req;
+	struct init_pipes pipes;
+	const char *why;
+	pid_t init;
+	int status;
+
+	check_caller(argc, argv);
+	close_inherited_fds();
+	reset_signals();
+	if (su_parse_args(argc, argv, &req, &why) < 0)
+		die("%s", why);
+	keep_report_channel(&req);
+	build_env(&req, envp);
+	setup_mounts(&req);
+	init = spawn_init(&req, &pipes);
+	drop_to_caller();
+	forward_signals(pipes.ctl[1]);
+	status = wait_for_command(&req, init, pipes.status[0]);
+	report(&req, SU_REPORT_DONE, NULL, 0);
 	return status_to_code(status);
 }
 

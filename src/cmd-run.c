@@ -10,6 +10,7 @@
 #include "entrypoint.h"
 #include "paths.h"
 #include "protect.h"
+#include "report.h"
 #include "sys.h"
 #include "term.h"
 #include "util.h"
@@ -119,6 +120,8 @@ struct run {
 	struct strvec env;    /* and its environment */
 	struct share_watch *watches;
 	size_t nr_watches;
+	int report_fds[2]; /* the report channel: au's end, the entrypoint's end */
+	struct report_reader reader;
 };
 
 static void run_release(struct run *r)
@@ -133,6 +136,11 @@ static void run_release(struct run *r)
 	for (size_t i = 0; i < r->nr_watches; i++)
 		protect_scan_release(&r->watches[i].scan);
 	free(r->watches);
+	for (int i = 0; i < 2; i++) {
+		if (r->report_fds[i] >= 0)
+			close(r->report_fds[i]);
+	}
+	report_reader_release(&r->reader);
 }
 
 /*
@@ -399,11 +407,24 @@ static void add_command(struct run *r, int argc, char **argv)
 		strvec_push(cmd, argv[i]);
 }
 
+/*
+ * au stays the entrypoint's parent when it relays a terminal or audits
+ * read-write shares afterwards; then the entrypoint reports to it.
+ */
+static bool au_stays_parent(const struct run *r)
+{
+	return term_needs_pty() || r->nr_watches;
+}
+
 static void build_request(struct run *r, const struct config *cfg, int argc, char **argv)
 {
 	autostrbuf struct strbuf why = STRBUF_INIT;
 
 	add_shares(r, cfg);
+	if (au_stays_parent(r)) {
+		report_channel(r->report_fds);
+		r->req.report = true;
+	}
 	if (ep_request_check(&r->req, &why) < 0) {
 		error("cannot run agent '%s': %s", r->agent->user_name, why.buf);
 		hint("share smaller folders, or fewer of them read-write");
@@ -415,9 +436,31 @@ static void build_request(struct run *r, const struct config *cfg, int argc, cha
 	ep_request_to_argv(&r->req, &r->argv);
 }
 
-/* In whatever process is to become the entrypoint. */
-AU_NORETURN static void exec_entrypoint(const struct run *r)
+/*
+ * In the child that becomes the entrypoint: its end of the report channel
+ * goes to SU_REPORT_FD (moving the entrypoint's own fd out of the way), and
+ * stays open across the exec.
+ */
+static void place_report_fd(struct run *r)
 {
+	if (r->report_fds[1] < 0)
+		return;
+	if (r->ep_fd == SU_REPORT_FD)
+		r->ep_fd = fcntl(r->ep_fd, F_DUPFD_CLOEXEC, SU_REPORT_FD + 1);
+	if (r->report_fds[0] == SU_REPORT_FD)
+		r->report_fds[0] = -1; /* close-on-exec anyway; about to be overwritten */
+	if (r->ep_fd < 0 ||
+	    (r->report_fds[1] == SU_REPORT_FD ? fcntl(SU_REPORT_FD, F_SETFD, 0)
+					     : dup2(r->report_fds[1], SU_REPORT_FD)) < 0) {
+		fprintf(stderr, "au: cannot pass the report channel: %s\n", strerror(errno));
+		_exit(SU_EXIT_SELF);
+	}
+}
+
+/* In whatever process is to become the entrypoint. */
+AU_NORETURN static void exec_entrypoint(struct run *r)
+{
+	place_report_fd(r);
 	syscall(SYS_execveat, r->ep_fd, "", r->argv.v, r->env.v, AT_EMPTY_PATH);
 	fprintf(stderr, "au: cannot execute the entrypoint '%s': %s\n", r->agent->entrypoint, strerror(errno));
 	_exit(SU_EXIT_SELF);
@@ -436,7 +479,18 @@ static void forward_signal(int sig)
  * the entrypoint as a child in a process group of its own (so that signals
  * from a terminal reach it once, through us), forward signals, wait.
  */
-static int run_and_wait(const struct run *r)
+/* In au, once the entrypoint's process exists: only it holds the channel's other end now. */
+static void start_reading_reports(struct run *r)
+{
+	if (r->report_fds[1] < 0)
+		return;
+	close(r->report_fds[1]);
+	r->report_fds[1] = -1;
+	report_reader_start(&r->reader, r->report_fds[0]);
+	r->report_fds[0] = -1; /* the reader's now */
+}
+
+static int run_and_wait(struct run *r)
 {
 	static const int forwarded[] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
 	struct sigaction sa = { 0 };
@@ -451,6 +505,7 @@ static int run_and_wait(const struct run *r)
 		setpgid(0, 0);
 		exec_entrypoint(r);
 	}
+	start_reading_reports(r);
 	entrypoint_pid = pid;
 	sa.sa_handler = forward_signal;
 	sa.sa_flags = SA_RESTART;
@@ -466,7 +521,7 @@ static int run_and_wait(const struct run *r)
 }
 
 /* On a terminal: the agent gets a pty of its own, and au relays (term.c). */
-static int run_on_pty(const struct run *r)
+static int run_on_pty(struct run *r)
 {
 	struct pty_session pty;
 	pid_t child;
@@ -483,6 +538,7 @@ static int run_on_pty(const struct run *r)
 		pty_child_setup(&pty);
 		exec_entrypoint(r);
 	}
+	start_reading_reports(r);
 	return pty_relay(&pty, child);
 }
 
@@ -500,6 +556,7 @@ static int launch(struct run *r)
 	status = term_needs_pty() ? run_on_pty(r) : run_and_wait(r);
 	close(r->ep_fd);
 	r->ep_fd = -1;
+	report_reader_finish(&r->reader);
 	return status;
 }
 
@@ -514,6 +571,7 @@ int cmd_run(int argc, char **argv, struct au_ctx *ctx)
 {
 	struct run r __attribute__((cleanup(run_release))) = {
 		.ep_fd = -1, .req = EP_REQUEST_INIT, .argv = STRVEC_INIT, .env = STRVEC_INIT,
+		.report_fds = { -1, -1 }, .reader = { .fd = -1 },
 	};
 	int status;
 

@@ -47,6 +47,7 @@ struct ep_request {
 	size_t nr_protected, alloc_protected;
 	char *directory; /* NULL: the agent's home */
 	bool keep_running;
+	bool report; /* the caller passes the report channel as SU_REPORT_FD */
 	struct strvec command; /* at least one word */
 };
 

@@ -212,3 +212,17 @@ assert_au_run_refuses() {
 	assert_failure 125
 	assert_regex "$stderr" "^au: entrypoint: "
 }
+
+@test "the report channel (fd 3) reaches the entrypoint's outer side only, never the agent" {
+	install -d -o "$AU_HUMAN" -g "$AU_HUMAN" "$(human_home)/project"
+	run as_human au mount add --rw "$(human_home)/project"
+	assert_success
+	# Without the defence: a child simply inherits its parent's fd 3.
+	run sh -c 'ls /proc/$$/fd' 3</dev/null
+	assert_line 3
+	# With a read-write share au stays the parent and passes the channel as fd 3; the
+	# command holds 0, 1 and 2 only.
+	run --separate-stderr as_human au run --no-login -- sh -c 'ls /proc/$$/fd'
+	assert_success
+	assert_output "$(printf '0\n1\n2')"
+}

@@ -61,6 +61,7 @@ static void test_command_only(void **state)
 	assert_int_equal(parsed.nr_protected, 0);
 	assert_null(parsed.directory);
 	assert_false(parsed.keep_running);
+	assert_false(parsed.report);
 	assert_string_equal(parsed.command[0], "true");
 	assert_null(parsed.command[1]);
 }
@@ -86,6 +87,7 @@ static void test_everything(void **state)
 	ep_request_add_protected(&req, "/home/agent/p/.git", EP_PIN);
 	req.directory = xstrdup("/home/agent/p/sub");
 	req.keep_running = true;
+	req.report = true;
 	strvec_pushv(&req.command, command);
 
 	assert_int_equal(round_trip(&req, &argv, &why), 0);
@@ -116,6 +118,7 @@ static void test_everything(void **state)
 
 	assert_string_equal(parsed.directory, "/home/agent/p/sub");
 	assert_true(parsed.keep_running);
+	assert_true(parsed.report);
 	/* Words after the end of options are the command's, whatever they look like. */
 	for (i = 0; command[i]; i++)
 		assert_string_equal(parsed.command[i], command[i]);
