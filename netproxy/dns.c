@@ -3,8 +3,9 @@
  *
  * The parser is the part an attacker reaches with a single UDP packet, so it
  * checks every length against the packet before reading, follows a
- * compression pointer only backwards (and at most DNS_MAX_POINTERS times),
- * and wants the packet to end exactly where the records do.
+ * compression pointer only to before where the name (or its last jump)
+ * began, at most DNS_MAX_POINTERS times, and wants the packet to end exactly
+ * where the records do.
  */
 #include "dns.h"
 
@@ -17,7 +18,7 @@
 #define DNS_FLAG_RD 0x0100
 #define DNS_FLAG_RA 0x0080
 #define DNS_OPCODE_MASK 0x7800
-/* A strictly backward pointer cannot loop; the bound is there for a reviewer's peace of mind. */
+/* Ever-backward jumps cannot loop; the bound is there for a reviewer's peace of mind. */
 #define DNS_MAX_POINTERS 16
 #define DNS_TTL 1
 
@@ -41,6 +42,8 @@ static int read_name(const uint8_t *pkt, size_t len, size_t *pos, uint8_t wire[D
 {
 	size_t at = *pos, wire_len = 0;
 	size_t end_in_packet = 0;
+	/* Every pointer must land before the last place we jumped to (or began). */
+	size_t limit = *pos;
 	int pointers = 0;
 
 	for (;;) {
@@ -57,10 +60,15 @@ static int read_name(const uint8_t *pkt, size_t len, size_t *pos, uint8_t wire[D
 			target = (size_t)(n & 0x3f) << 8 | pkt[at + 1];
 			if (!end_in_packet)
 				end_in_packet = at + 2;
-			/* Only backwards, before this pointer: no loops, no forward references. */
-			if (target >= at || target < DNS_HEADER_LEN)
+			/*
+			 * Strictly before where this name (or the last jump) began: the
+			 * jumps go ever backwards, so they cannot loop, and never forward.
+			 * (Before the pointer itself is not enough: "a" then a pointer to
+			 * the "a" is a loop.)
+			 */
+			if (target >= limit || target < DNS_HEADER_LEN)
 				return -1;
-			at = target;
+			at = limit = target;
 			continue;
 		}
 		if (n & 0xc0) /* 0x40 and 0x80: extended and reserved label types */
