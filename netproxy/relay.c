@@ -143,6 +143,7 @@ static void add_wants(const struct direction *d, struct pollfd *from, struct pol
 int relay_run(int agent_fd, int upstream_fd, struct relay_counts *counts)
 {
 	struct direction up, down;
+	bool hung_up[2] = { false, false };
 	int ret = 0;
 
 	fcntl(agent_fd, F_SETFL, fcntl(agent_fd, F_GETFL) | O_NONBLOCK);
@@ -164,21 +165,28 @@ int relay_run(int agent_fd, int upstream_fd, struct relay_counts *counts)
 			break;
 		add_wants(&up, &pfd[0], &pfd[1]);
 		add_wants(&down, &pfd[1], &pfd[0]);
+		/*
+		 * poll reports errors and hang-ups even on a socket nobody waits
+		 * on. A hang-up there is a normal end (the peer closed, our side
+		 * is shut, data may still wait in a pipe): leave that socket out
+		 * until someone waits on it again, or poll would spin.
+		 */
+		for (int i = 0; i < 2; i++)
+			if (!pfd[i].events && hung_up[i])
+				pfd[i].fd = -1;
 		if (poll(pfd, 2, -1) < 0 && errno != EINTR) {
 			ret = -1;
 			break;
 		}
-		/*
-		 * An error or hang-up on a socket we wait on shows in the next pump
-		 * as a failed or empty read or write. On a socket nobody waits on
-		 * (poll reports these anyway) it means a reset: the side is gone, and
-		 * waiting on would spin.
-		 */
-		if (((pfd[0].revents & (POLLERR | POLLHUP | POLLNVAL)) && !pfd[0].events) ||
-		    ((pfd[1].revents & (POLLERR | POLLHUP | POLLNVAL)) && !pfd[1].events)) {
+		/* An error on a socket we wait on shows in the next pump; on one we do not, it is a reset. */
+		if (((pfd[0].revents & (POLLERR | POLLNVAL)) && !pfd[0].events) ||
+		    ((pfd[1].revents & (POLLERR | POLLNVAL)) && !pfd[1].events)) {
 			ret = -1;
 			break;
 		}
+		for (int i = 0; i < 2; i++)
+			if ((pfd[i].revents & POLLHUP) && !pfd[i].events)
+				hung_up[i] = true;
 	}
 	direction_release(&up);
 	direction_release(&down);
