@@ -31,6 +31,7 @@ void log_init(int channel_fd)
 	struct timeval timeout = { .tv_sec = LOG_SEND_TIMEOUT_S };
 
 	log_fd = channel_fd;
+	atomic_store(&log_broken, false);
 	setsockopt(log_fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof(timeout));
 }
 

@@ -13,7 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "netproto.h"
+#include "addr.h"
 
 static bool is_digit(char c)
 {
@@ -109,34 +109,25 @@ int net_port_parse(const char *s, size_t len, uint16_t *port)
 	return 0;
 }
 
-static bool addr_is_mapped_v4(const struct in6_addr *a)
-{
-	static const unsigned char prefix[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
-
-	return !memcmp(a->s6_addr, prefix, sizeof(prefix));
-}
-
-/* Literals that name no single reachable host, or name the proxy's own fake range. */
+/*
+ * Literals that name no single reachable host, or name the proxy's own fake
+ * range, judged by the same classes the proxy applies (so [::f00], an
+ * IPv4-compatible 0.0.15.0, is as unspecified as 0.0.15.0).
+ */
 static const char *literal_refusal(const struct in6_addr *a)
 {
-	if (addr_is_mapped_v4(a)) {
-		uint32_t v4 = (uint32_t)a->s6_addr[12] << 24 | (uint32_t)a->s6_addr[13] << 16 |
-			      (uint32_t)a->s6_addr[14] << 8 | a->s6_addr[15];
-
-		if ((v4 & 0xff000000u) == 0)
-			return "an unspecified address names no host";
-		if ((v4 & 0xf0000000u) == 0xe0000000u)
-			return "a multicast address names no single host";
-		if (v4 == 0xffffffffu)
-			return "the broadcast address names no single host";
-		if ((v4 & NETPROTO_FAKE_MASK) == NETPROTO_FAKE_NET)
-			return "127.1.0.0/16 holds au's fake addresses; list the name instead";
-		return NULL;
-	}
-	if (IN6_IS_ADDR_UNSPECIFIED(a))
+	switch (addr_classify(a)) {
+	case ADDR_UNSPECIFIED:
 		return "an unspecified address names no host";
-	if (IN6_IS_ADDR_MULTICAST(a))
+	case ADDR_MULTICAST:
 		return "a multicast address names no single host";
+	case ADDR_BROADCAST:
+		return "the broadcast address names no single host";
+	default:
+		break;
+	}
+	if (addr_is_fake(a))
+		return "127.1.0.0/16 holds au's fake addresses; list the name instead";
 	return NULL;
 }
 
@@ -297,7 +288,7 @@ void net_pattern_format(const struct net_pattern *p, char out[NET_PATTERN_TEXT_M
 		snprintf(out, NET_PATTERN_TEXT_MAX, "*.%s%s", p->name, port);
 		return;
 	case NET_PATTERN_ADDRESS:
-		if (addr_is_mapped_v4(&p->addr)) {
+		if (addr_is_v4(&p->addr)) {
 			inet_ntop(AF_INET, &p->addr.s6_addr[12], host, sizeof(host));
 			snprintf(out, NET_PATTERN_TEXT_MAX, "%s%s", host, port);
 		} else {

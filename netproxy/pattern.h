@@ -1,8 +1,8 @@
 /*
  * pattern.h: host names and allow-list patterns, parsed and matched.
  *
- * Pure functions (no I/O, no allocation, libc only), so that au can link
- * pattern.c to check "au net allow" input with the very parser the proxy
+ * Pure functions (no I/O, no allocation), so that au can link pattern.c
+ * and addr.c to check "au net allow" input with the very parser the proxy
  * uses, and a fuzzer can drive it.
  *
  * A pattern is one of:
