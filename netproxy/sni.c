@@ -180,8 +180,23 @@ enum sni_status sni_extract(const uint8_t *buf, size_t len, char name[NET_NAME_M
 			*why = "bad TLS record length";
 			return SNI_BAD;
 		}
-		if (len - pos - TLS_RECORD_HEADER < rec_len)
+		if (len - pos - TLS_RECORD_HEADER < rec_len) {
+			/* A first record still arriving can already show a hello not worth waiting for. */
+			const uint8_t *h = buf + pos + TLS_RECORD_HEADER;
+
+			if (have == 0 && len - pos - TLS_RECORD_HEADER >= 4) {
+				if (h[0] != TLS_HANDSHAKE_CLIENT_HELLO) {
+					*why = "not a ClientHello";
+					return SNI_BAD;
+				}
+				if (4 + ((size_t)h[1] << 16 | (size_t)h[2] << 8 | h[3]) >
+				    SNI_PEEK_MAX - TLS_RECORD_HEADER) {
+					*why = "ClientHello larger than the peek limit";
+					return SNI_BAD;
+				}
+			}
 			goto need_more;
+		}
 		if (have + rec_len > sizeof(handshake)) {
 			*why = "ClientHello larger than the peek limit";
 			return SNI_BAD;
