@@ -15,6 +15,7 @@
 
 #include "../netproxy/dns.c"
 #include "../netproxy/pattern.c"
+#include "../netproxy/addr.c"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

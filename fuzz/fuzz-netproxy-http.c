@@ -17,6 +17,7 @@
 /* Included, not linked, so that they carry the fuzzer's instrumentation. */
 #include "../netproxy/http.c"
 #include "../netproxy/pattern.c"
+#include "../netproxy/addr.c"
 
 static void check_forward_head(const struct http_request *req)
 {
