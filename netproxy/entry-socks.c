@@ -37,19 +37,26 @@ static enum socks_reply reply_for_errno(int err)
 	return SOCKS_REP_GENERAL_FAILURE;
 }
 
-/* Reads until parse says something else than SOCKS_NEED_MORE. */
-static enum socks_status read_until(struct conn *c, size_t from, int64_t deadline, struct socks_request *req,
-				    size_t *consumed, bool greeting)
+/* Reads until the greeting is whole (or the deadline passes: SOCKS_NEED_MORE). */
+static enum socks_status read_greeting(struct conn *c, int64_t deadline, size_t *consumed)
 {
 	for (;;) {
-		enum socks_status status =
-			greeting ? socks_parse_greeting(c->in + from, c->in_len - from, consumed)
-				 : socks_parse_request(c->in + from, c->in_len - from, req, consumed);
+		enum socks_status status = socks_parse_greeting(c->in, c->in_len, consumed);
 
-		if (status != SOCKS_NEED_MORE)
+		if (status != SOCKS_NEED_MORE || conn_read_more(c, deadline) <= 0)
 			return status;
-		if (conn_read_more(c, deadline) <= 0)
-			return SOCKS_NEED_MORE;
+	}
+}
+
+/* The same for the request, which follows the greeting's `from` bytes. */
+static enum socks_status read_request(struct conn *c, size_t from, int64_t deadline, struct socks_request *req,
+				      size_t *consumed)
+{
+	for (;;) {
+		enum socks_status status = socks_parse_request(c->in + from, c->in_len - from, req, consumed);
+
+		if (status != SOCKS_NEED_MORE || conn_read_more(c, deadline) <= 0)
+			return status;
 	}
 }
 
@@ -72,7 +79,7 @@ void serve_socks(struct conn *c, struct conn_outcome *out)
 		return;
 	}
 
-	status = read_until(c, 0, deadline, NULL, &greeting_len, true);
+	status = read_greeting(c, deadline, &greeting_len);
 	if (status == SOCKS_NO_ACCEPTABLE_AUTH) {
 		conn_send_all(c->fd, no_method, sizeof(no_method));
 		out->reason = "SOCKS client offers no method without authentication";
@@ -87,7 +94,7 @@ void serve_socks(struct conn *c, struct conn_outcome *out)
 		return;
 	}
 
-	status = read_until(c, greeting_len, deadline, &req, &request_len, false);
+	status = read_request(c, greeting_len, deadline, &req, &request_len);
 	if (status == SOCKS_UNSUPPORTED_CMD || status == SOCKS_UNSUPPORTED_ATYP) {
 		reply(c, status == SOCKS_UNSUPPORTED_CMD ? SOCKS_REP_COMMAND_NOT_SUPPORTED
 							 : SOCKS_REP_ADDRESS_NOT_SUPPORTED);
