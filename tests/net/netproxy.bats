@@ -11,7 +11,8 @@
 #             :8001) and on its own interface address (198.51.100.1:9000)
 #   net       the internet, behind a veth: 198.51.100.2 (allowed.test, other.test),
 #             198.51.100.3 (denied.test), 10.99.0.2 (private.test), 169.254.169.254
-#             (metadata.test); HTTP on 80 and 8080, HTTPS on 443, an ssh-like banner on 22
+#             (metadata.test), 2001:db8::2 (v6only.test); HTTP on 80 and 8080, HTTPS on
+#             443, an ssh-like banner on 22
 # Each security test first shows that the attack works where the proxy is not in the
 # way (from the host namespace, straight to the server), then that it fails through it.
 
@@ -86,6 +87,8 @@ setup_file() {
 	ip -n "$NS_NET" addr add 198.51.100.3/24 dev "vn$SUF"
 	ip -n "$NS_NET" addr add 10.99.0.2/24 dev "vn$SUF"
 	ip -n "$NS_NET" addr add 169.254.169.254/32 dev "vn$SUF"
+	ip -n "$NS_HOST" addr add 2001:db8::1/64 dev "vh$SUF" nodad
+	ip -n "$NS_NET" addr add 2001:db8::2/64 dev "vn$SUF" nodad
 	ip -n "$NS_HOST" link set "vh$SUF" up
 	ip -n "$NS_NET" link set "vn$SUF" up
 	ip -n "$NS_HOST" route add 169.254.169.254/32 dev "vh$SUF"
@@ -99,6 +102,7 @@ setup_file() {
 		10.99.0.2 private.test
 		169.254.169.254 metadata.test
 		198.51.100.1 myself.test
+		2001:db8::2 v6only.test
 	EOF
 	# Names not in hosts fail fast: nothing answers on the host's 127.0.0.1:53.
 	printf 'nameserver 127.0.0.1\noptions timeout:1 attempts:1\n' >"/etc/netns/$NS_HOST/resolv.conf"
@@ -109,7 +113,7 @@ setup_file() {
 	openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=test -keyout "$WORK/key.pem" \
 		-out "$WORK/cert.pem" 2>/dev/null
 	start_servers "$NS_NET" net --cert "$WORK/cert.pem" --key "$WORK/key.pem" \
-		http:0.0.0.0:80 http:0.0.0.0:8080 https:0.0.0.0:443 banner:0.0.0.0:22
+		http:0.0.0.0:80 http:0.0.0.0:8080 https:0.0.0.0:443 banner:0.0.0.0:22 'http:[2001:db8::2]:80'
 	start_servers "$NS_HOST" host http:127.0.0.1:8000 http:127.0.0.1:8001 http:198.51.100.1:9000
 }
 
@@ -367,6 +371,23 @@ assert_logged() {
 	run agent_curl -p -x "$PROXY_URL" http://10.99.0.2:8080/
 	assert_failure 56
 	assert_logged '.dest == "10.99.0.2:8080" and .reason == "private address"'
+}
+
+@test "IPv6: a listed name with only an IPv6 address, and an IPv6 literal, are dialed over IPv6" {
+	start_proxy allow v6only.test '[2001:db8::2]:80'
+	run agent_curl -x "$PROXY_URL" http://v6only.test/
+	assert_success
+	assert_output --partial "server=2001:db8::2:80 method=GET path=/ host=v6only.test"
+	run agent_curl -p -x "$PROXY_URL" 'http://[2001:db8::2]/'
+	assert_success
+	run agent_curl --socks5 127.0.0.1:1080 'http://[2001:db8::2]/'
+	assert_success
+	run agent_curl -p -x "$PROXY_URL" 'http://[2001:db8::2]:8080/'
+	assert_failure 56
+	assert_logged '.kind == "http" and .dest == "v6only.test:80" and .addr == "[2001:db8::2]:80" and .decision == "allow"'
+	assert_logged '.kind == "connect" and .dest == "[2001:db8::2]:80" and .decision == "allow"'
+	assert_logged '.kind == "socks" and .dest == "[2001:db8::2]:80" and .decision == "allow"'
+	assert_logged '.dest == "[2001:db8::2]:8080" and .reason == "not in allow list"'
 }
 
 # --- localhost:PORT ---------------------------------------------------------------------

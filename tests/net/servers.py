@@ -3,7 +3,7 @@
 
     servers.py --log FILE --ready FILE [--cert PEM --key PEM] SPEC...
 
-SPEC is http:ADDR:PORT, https:ADDR:PORT or banner:ADDR:PORT. Every HTTP(S)
+SPEC is http:ADDR:PORT, https:ADDR:PORT or banner:ADDR:PORT (IPv6 in brackets). Every HTTP(S)
 answer says who answered and what it was asked, so that a test can tell which
 server a request reached and what the proxy changed on the way:
 
@@ -73,6 +73,8 @@ class HTTPServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
     allow_reuse_address = True
 
     def __init__(self, addr, log, tls=None):
+        if ":" in addr[0]:
+            self.address_family = socket.AF_INET6
         self.log = log
         self.tls = tls
         self.sni_of = {}
@@ -142,7 +144,7 @@ def main():
     for spec in args.specs:
         kind, rest = spec.split(":", 1)
         host, port = rest.rsplit(":", 1)
-        addr = (host, int(port))
+        addr = (host.strip("[]"), int(port))
         if kind == "banner":
             banner_server(addr, args.log)
             continue
