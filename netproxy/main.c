@@ -65,8 +65,8 @@
 #include "netproto.h"
 #include "sandbox.h"
 
-/* Each connection holds two sockets and two pipes: six fds. */
-#define FDS_PER_CONNECTION 6
+/* Each connection holds two sockets, and the resolver may open one more while it dials. */
+#define FDS_PER_CONNECTION 3
 #define MAX_CONNECTIONS 512
 #define NOFILE_LIMIT 4096
 /* au sends the policy as it starts us; a minute means it is not coming. */
