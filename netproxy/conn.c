@@ -139,17 +139,23 @@ static int candidate_addresses(const struct dest *d, struct addr_set *out, const
 	struct addrinfo *res;
 	int rc;
 
-	if (d->has_addr) {
-		addr_set_add(out, &d->addr);
-		return 0;
-	}
 	if (d->kind == DEST_LOCALHOST) {
-		/* Never the resolver: the host's /etc/hosts could map localhost anywhere. */
+		/*
+		 * Never the resolver: the host's /etc/hosts could map localhost
+		 * anywhere. The address the agent used first, then the other
+		 * family's, as the human's server may listen on only one.
+		 */
 		struct in6_addr a;
 
+		if (d->has_addr)
+			addr_set_add(out, &d->addr);
 		addr_from_v4(0x7f000001u, &a);
 		addr_set_add(out, &a);
 		addr_set_add(out, &in6addr_loopback);
+		return 0;
+	}
+	if (d->has_addr) {
+		addr_set_add(out, &d->addr);
 		return 0;
 	}
 	rc = getaddrinfo(d->name, NULL, &hints, &res);

@@ -25,13 +25,17 @@ static void answer(struct conn *c, int status, const char *body_line)
 	conn_send_all(c->fd, sb.buf, sb.len);
 }
 
+/* Answers status with "BODY_LINE: REASON" (the agent may as well know why), and logs the reason. */
 static void refuse(struct conn *c, struct conn_outcome *out, int status, const char *body_line,
 		   const char *prefix, const char *reason)
 {
-	answer(c, status, body_line);
+	char line[sizeof(out->reason_buf) + 128];
+
 	out->allowed = false;
 	snprintf(out->reason_buf, sizeof(out->reason_buf), "%s%s", prefix, reason);
 	out->reason = out->reason_buf;
+	snprintf(line, sizeof(line), "%s: %s", body_line, reason);
+	answer(c, status, line);
 }
 
 /* Reads until the head is complete. HTTP_OK, or the status to answer with. */

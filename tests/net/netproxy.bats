@@ -283,7 +283,7 @@ assert_logged() {
 	denied_before=$(grep -c '^198.51.100.3:' "$WORK/access.log")
 	start_proxy allow allowed.test
 	run agent_curl -x "$PROXY_URL" -w '%{http_code}' http://denied.test/
-	assert_output --partial "au: the agent's network policy does not allow this destination"
+	assert_output --partial "au: the agent's network policy does not allow this destination: not in allow list"
 	assert_output --partial "403"
 	run agent_curl -p -x "$PROXY_URL" http://denied.test/
 	assert_failure 56
@@ -407,6 +407,10 @@ assert_logged() {
 	assert_output --partial "server=127.0.0.1:8000 method=GET path=/proxied"
 	run agent_curl -p -x "$PROXY_URL" http://127.0.0.1:8000/literal
 	assert_success
+	# The human's server listens on IPv4 only: [::1] falls back to 127.0.0.1.
+	run agent_curl -p -x "$PROXY_URL" 'http://[::1]:8000/v6'
+	assert_success
+	assert_output --partial "server=127.0.0.1:8000 method=GET path=/v6"
 	run agent_curl -x "$PROXY_URL" http://localhost:8001/
 	assert_output --partial "au: the agent's network policy does not allow"
 	assert_logged '.kind == "capture" and .dest == "localhost:8000" and .addr == "127.0.0.1:8000" and .decision == "allow"'
@@ -512,7 +516,7 @@ assert_logged() {
 	start_proxy allow allowed.test
 	run agent_curl -x "$PROXY_URL" -H 'Host: denied.test' -w '%{http_code}' http://allowed.test/
 	assert_output --partial "400"
-	assert_output --partial "au: bad proxy request"
+	assert_output --partial "au: bad proxy request: Host header does not match the URI"
 	refute_output --partial "server="
 	assert_logged '.kind == "http" and .dest == "allowed.test:80" and .decision == "deny" and .reason == "bad request: Host header does not match the URI"'
 }
