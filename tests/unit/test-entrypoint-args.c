@@ -69,6 +69,22 @@ static void words_addv(struct words *w, const char *const *s)
 
 static struct su_request req;
 
+/* The n-th -p or -g path of the parsed request, as the entrypoint walks them. */
+static const char *nth_protected(int n, bool *pin)
+{
+	const char *path = NULL;
+	bool is_pin;
+
+	for (int i = 0; su_next_protected(&req, &i, &path, &is_pin); n--) {
+		if (n == 0) {
+			if (pin)
+				*pin = is_pin;
+			return path;
+		}
+	}
+	return NULL;
+}
+
 /* Parses "su_as_agent au1 WORDS... (NULL)". */
 static int parse(const char *const *words, const char **why)
 {
@@ -102,9 +118,9 @@ static void assert_refused(const char *const *words, const char *why_part)
 		strbuf_addf(&shown, " [%s]", e);
 	}
 	if (parse(words, &why) == 0)
-		fail_msg("accepted: au1%s", strbuf_str(&shown));
+		fail_msg("accepted: au2%s", strbuf_str(&shown));
 	if (!why || !strstr(why, why_part))
-		fail_msg("refused 'au1%s' with '%s', expected a reason with '%s'",
+		fail_msg("refused 'au2%s' with '%s', expected a reason with '%s'",
 			 strbuf_str(&shown), why ? why : "(null)", why_part);
 }
 
@@ -141,7 +157,7 @@ static void test_full_request(void **state)
 	assert_string_equal(req.mounts[1].target, "/home/agent/au");
 	assert_false(req.mounts[1].read_only);
 	assert_int_equal(req.nr_protected, 1);
-	assert_string_equal(req.protected[0], "/home/agent/au/.git/hooks");
+	assert_string_equal(nth_protected(0, NULL), "/home/agent/au/.git/hooks");
 	assert_string_equal(req.directory, "/home/agent/au");
 	assert_true(req.keep_running);
 	assert_string_equal(req.command[0], "make");
@@ -386,7 +402,7 @@ static void test_protected_paths(void **state)
 {
 	assert_accepted(W("-p", "/home/agent/src/.git/hooks", "-p", "/home/agent/.bashrc", "--", "bash"));
 	assert_int_equal(req.nr_protected, 2);
-	assert_string_equal(req.protected[1], "/home/agent/.bashrc");
+	assert_string_equal(nth_protected(1, NULL), "/home/agent/.bashrc");
 	for (size_t i = 0; i < ARRAY_SIZE(bad_targets); i++)
 		assert_refused(W("-p", bad_targets[i], "--", "bash"), "protected path");
 	assert_refused(W("-p"), "protected path");
@@ -468,24 +484,33 @@ static void test_env_limit(void **state)
 	assert_string_equal(why, "too many variables");
 }
 
-static void test_protected_limit(void **state)
+/* No table to fill: the entrypoint walks its argv for -p and -g, however many there are. */
+static void test_protected_paths_have_no_limit(void **state)
 {
 	static struct words w;
 	const char *why = NULL;
+	const char *path;
+	bool pin;
+	int n = 0;
 
 	words_init(&w);
-	for (int i = 0; i < 1024; i++)
-		words_addv(&w, W("-p", "/home/agent/p"));
+	for (int i = 0; i < 3000; i++)
+		words_addv(&w, W(i % 2 ? "-g" : "-p", "/home/agent/p", "-e", "A"));
 	words_addv(&w, W("--", "bash"));
 	assert_int_equal(su_parse_args(w.n, w.v, &req, &why), 0);
-	assert_int_equal(req.nr_protected, 1024);
+	assert_int_equal(req.nr_protected, 3000);
+	for (int i = 0; su_next_protected(&req, &i, &path, &pin); n++) {
+		assert_string_equal(path, "/home/agent/p");
+		assert_int_equal(pin, n % 2);
+	}
+	assert_int_equal(n, 3000);
+}
 
-	words_init(&w);
-	for (int i = 0; i < 1025; i++)
-		words_addv(&w, W("-p", "/home/agent/p"));
-	words_addv(&w, W("--", "bash"));
-	assert_int_equal(su_parse_args(w.n, w.v, &req, &why), -1);
-	assert_string_equal(why, "too many protected paths");
+static void test_watch_needs_the_report_channel(void **state)
+{
+	assert_accepted(W("-c", "-W", "--", "bash"));
+	assert_true(req.watch);
+	assert_refused(W("-W", "--", "bash"), "-W needs -c");
 }
 
 /* --- a NULL inside argv, before argc ------------------------------------- */
@@ -722,7 +747,8 @@ int main(void)
 		cmocka_unit_test(test_keep_running),
 		cmocka_unit_test(test_mount_limit),
 		cmocka_unit_test(test_env_limit),
-		cmocka_unit_test(test_protected_limit),
+		cmocka_unit_test(test_protected_paths_have_no_limit),
+		cmocka_unit_test(test_watch_needs_the_report_channel),
 		cmocka_unit_test(test_null_where_checked),
 		cmocka_unit_test(test_null_after_an_option),
 		cmocka_unit_test(test_mutation_run),
