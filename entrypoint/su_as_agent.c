@@ -158,6 +158,7 @@ struct su_watch_lost {
 #include <sys/types.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #if !defined(TARGET_UID) || !defined(TARGET_GID) || !defined(CALLER_UID) || \
@@ -908,8 +909,29 @@ struct su_watch_fid {
 	unsigned char key[];
 };
 
+/* struct statx as the kernel lays it out (musl 1.2.3 has neither statx() nor <linux/stat.h> for it). */
+struct su_statx {
+	unsigned int mask, blksize;
+	unsigned long long attributes;
+	unsigned int nlink, uid, gid;
+	unsigned short mode, pad1;
+	unsigned long long ino, size, blocks, attributes_mask;
+	struct {
+		long long sec;
+		unsigned int nsec;
+		int pad;
+	} atime, btime, ctime, mtime;
+	unsigned long long rest[16]; /* devices, mount id, alignments, spare */
+};
+_Static_assert(sizeof(struct su_statx) == 256, "struct statx is 256 bytes");
+#define SU_STATX_BTIME 0x800U
+#ifndef SYS_statx
+#define SYS_statx 332
+#endif
+
 static struct {
 	int fd; /* the fanotify group, -1 when none */
+	struct timespec started; /* on the clock file systems stamp with: what is born after is the run's */
 	bool lost;
 	struct su_watch_lost why;
 	struct su_watch_fs fs[SU_MAX_MOUNTS];
@@ -1155,6 +1177,7 @@ static void watch_setup(const struct su_request *req)
 {
 	if (!req->watch)
 		return;
+	clock_gettime(CLOCK_REALTIME_COARSE, &watch.started);
 	/* Why this is safe: a notification group only reads events; FAN_CLOEXEC, closed in init. */
 	watch.fd = fanotify_init(FAN_CLASS_NOTIF | FAN_CLOEXEC | FAN_NONBLOCK | FAN_REPORT_DFID_NAME |
 				 FAN_REPORT_FID, O_RDONLY | O_CLOEXEC | O_LARGEFILE);
@@ -1344,13 +1367,23 @@ static void watch_report(const struct su_request *req)
 	/* Why this is safe: only our saved uid is root (drop_to_caller()); the handles are the kernel's. */
 	if (!watch.lost && seteuid(0) < 0)
 		watch_lose(SU_LOST_UNRESOLVED, errno);
-	/* A link count changed on a file that still has a name: a hard link, maybe to a protected file. */
+	/*
+	 * A link count changed on a file that still has a name and was there
+	 * before the run: a hard link was made to it (or one of its names
+	 * went), and what is written through one name shows under the other
+	 * in no event. Files born during the run (git writes each object
+	 * under a temporary name and links it into place) have all their
+	 * names in the events.
+	 */
 	for (unsigned off = watch.first_fid; off && !watch.lost;) {
 		const struct su_watch_fid *f = (const struct su_watch_fid *)(watch_arena + off);
 		int fd = watch_open(f->key, f->key_len - 2, 0);
-		struct stat st;
+		struct su_statx sx;
 
-		if (fd >= 0 && fstat(fd, &st) == 0 && st.st_nlink > 0 && !S_ISDIR(st.st_mode))
+		if (fd >= 0 && syscall(SYS_statx, fd, "", AT_EMPTY_PATH, SU_STATX_BTIME, &sx) == 0 && sx.nlink > 0 &&
+		    !S_ISDIR(sx.mode) &&
+		    (!(sx.mask & SU_STATX_BTIME) || sx.btime.sec < watch.started.tv_sec ||
+		     (sx.btime.sec == watch.started.tv_sec && sx.btime.nsec < watch.started.tv_nsec)))
 			watch_lose(SU_LOST_LINK, 0);
 		if (fd >= 0)
 			close(fd);

@@ -631,9 +631,15 @@ static bool watch_expected(const struct share *s)
 	} fh;
 	int mount_id, fd;
 
+	/*
+	 * Unprivileged fanotify (Linux 5.13) takes these flags where the
+	 * entrypoint's will work; EPERM is an older kernel, which may still
+	 * give root what it asks; anything else (EINVAL before 5.9, no more
+	 * groups) means no watch.
+	 */
 	fd = fanotify_init(FAN_CLASS_NOTIF | FAN_REPORT_DFID_NAME | FAN_REPORT_FID | FAN_CLOEXEC, O_RDONLY);
-	if (fd < 0 && errno == EINVAL)
-		return false; /* before Linux 5.9 */
+	if (fd < 0 && errno != EPERM)
+		return false;
 	if (fd >= 0)
 		close(fd);
 	fh.h.handle_bytes = MAX_HANDLE_SZ;
@@ -801,9 +807,17 @@ static void protect_run_init(struct protect_run *pr, const struct config *cfg)
 	pr->record_dir = -1;
 	pr->git = xcalloc(1, sizeof(*pr->git));
 	git_env_load(pr->git, pr->home);
-	/* Coarse, like the file systems' own clocks, less a margin: every change of the run is at or after it. */
+	/*
+	 * The coarse clock is the one file systems stamp ctimes with: every
+	 * change from now on is at or after it. Less 10 ms, for a clock that
+	 * steps back a little meanwhile.
+	 */
 	clock_gettime(CLOCK_REALTIME_COARSE, &pr->started);
-	pr->started.tv_sec -= 1;
+	pr->started.tv_nsec -= 10000000;
+	if (pr->started.tv_nsec < 0) {
+		pr->started.tv_nsec += 1000000000;
+		pr->started.tv_sec--;
+	}
 }
 
 static bool open_share(struct share *s, const struct mount_spec *m)
@@ -954,11 +968,24 @@ static bool collect_reported(struct protect_run *pr, const struct report_reader 
 
 		if (m->type == SU_REPORT_WATCH_END)
 			ended = true;
-		if (m->type == SU_REPORT_WATCH_LOST)
+		if (m->type == SU_REPORT_WATCH_LOST) {
+			static const char *const reasons[] = {
+				[SU_LOST_UNAVAILABLE] = "no watch", [SU_LOST_OVERFLOW] = "too many changes",
+				[SU_LOST_LINK] = "a hard link", [SU_LOST_UNRESOLVED] = "a folder it could not place",
+			};
+			struct su_watch_lost lost = { 0 };
+
+			if (m->size == sizeof(lost))
+				memcpy(&lost, m->data, sizeof(lost));
+			pr->lost_reason = lost.reason < ARRAY_SIZE(reasons) && reasons[lost.reason]
+						  ? reasons[lost.reason] : "lost";
 			return false;
+		}
 	}
-	if (!ended)
+	if (!ended) {
+		pr->lost_reason = "no end of the report";
 		return false; /* it stopped before saying all: as if lost */
+	}
 	for (size_t i = 0; i < rd->nr; i++) {
 		const struct report_msg *m = &rd->msgs[i];
 		autofree char *dir_rel = NULL;
@@ -1204,6 +1231,10 @@ static void check_change(struct protect_run *pr, struct share *s, const struct c
 	    (s->safe_dir || (st.st_uid == pr->uid && parent->st.st_uid == pr->uid)) &&
 	    !(recorded(s->rec.gitfiles, s->rec.nr_gitfiles, c->rel, &st) && !(c->changes & ~SU_CHANGE_ATTRIB)))
 		add_action(s, c->rel, "a .git file appeared or changed at", HINT_GIT);
+	/* A commondir sends git to another folder's config and hooks, wherever it is made. */
+	if (exists && !strcmp(name, "commondir") && !S_ISDIR(st.st_mode) && parent->exists &&
+	    git_trusts(s, parent, pr->uid))
+		add_action(s, c->rel, "what a git directory runs changed at", HINT_GIT);
 	/* In a git directory (or what is one step from it), what git reads to run something. */
 	if (exists) {
 		autofree char *anc = xstrdup(dir);
@@ -1231,25 +1262,55 @@ static void check_change(struct protect_run *pr, struct share *s, const struct c
 	enclosing_targets(pr, s, dir);
 }
 
-/* A folder where git's entries changed, or that is new: a repository that was not the human's before? */
+/*
+ * Inside a git directory git makes folders of its own (logs/ holds HEAD and
+ * refs/), and nobody runs git from there. Only modules/ and worktrees/ hold
+ * git directories that git itself uses.
+ */
+static bool inside_gitdir(struct protect_run *pr, struct share *s, const char *rel)
+{
+	autofree char *anc = parent_rel(rel);
+
+	while (*rel) {
+		struct folder *a = folder_get(s, anc);
+
+		if (a->exists && complete_gitdir(a->makers) && git_trusts(s, a, pr->uid)) {
+			const char *below = rel + strlen(anc) + (*anc ? 1 : 0);
+			size_t n = strcspn(below, "/");
+
+			return !((n == 7 && !strncmp(below, "modules", 7)) || (n == 9 && !strncmp(below, "worktrees", 9)));
+		}
+		if (!*anc)
+			break;
+		{
+			char *p = parent_rel(anc);
+			free(anc);
+			anc = p;
+		}
+	}
+	return false;
+}
+
+/*
+ * A folder where git's entries appeared, or that is new where it is: a
+ * repository of the human's that was not there before? objects/, refs/ or
+ * commondir appearing in a folder that then has two of git's four entries
+ * is a repository being made, in this run or over several (each step is
+ * caught as it is made). A new HEAD alone is git's own work in a
+ * repository the human made since the record (a branch switch): it can
+ * only complete a folder whose other entries were there before the run,
+ * and whose config and hooks were then checked with every change.
+ */
 static void check_folder(struct protect_run *pr, struct share *s, struct folder *f)
 {
-	unsigned hard = MAKER_OBJECTS | MAKER_REFS | MAKER_COMMONDIR;
-	bool appeared;
+	unsigned made = MAKER_OBJECTS | MAKER_REFS | MAKER_COMMONDIR;
 
-	if (!f->exists || popcount(f->makers) < 2 || !(f->new_tree || f->changed_makers) || !git_trusts(s, f, pr->uid))
+	if (!f->exists || popcount(f->makers) < 2 || !(f->new_tree || (f->changed_makers & made)) ||
+	    !git_trusts(s, f, pr->uid))
 		return;
 	if (recorded(s->rec.gitdirs, s->rec.nr_gitdirs, f->rel, &f->st))
 		return; /* the human's own, same folder, same place: pinned, its config and hooks read-only */
-	/*
-	 * A new HEAD where objects/ and refs/ were already there and stayed
-	 * is git's own work in a repository the human made since the record
-	 * (a branch switch); objects, refs or commondir appearing, or the
-	 * whole folder, is a repository being made.
-	 */
-	appeared = f->new_tree || (f->changed_makers & hard) ||
-		   ((f->changed_makers & MAKER_HEAD) && !((f->makers & MAKER_OBJECTS) && (f->makers & MAKER_REFS)));
-	if (!appeared)
+	if (inside_gitdir(pr, s, f->rel))
 		return;
 	if (!strcmp(base_name(f->rel), ".git")) {
 		add_action(s, f->rel, "a git directory appeared at", HINT_GIT);
@@ -1261,7 +1322,7 @@ static void check_folder(struct protect_run *pr, struct share *s, struct folder 
 		if (!(f->makers & (1u << m)))
 			continue;
 		r = join_rel(f->rel, maker_names[m]);
-		add_action(s, r, "a git directory appeared, with", HINT_GIT);
+		add_action(s, r, "part of a git directory that appeared at", HINT_GIT);
 	}
 }
 
@@ -1482,6 +1543,12 @@ static void audit_share(struct protect_run *pr, struct share *s, bool reported, 
 	bool full = !reported || s->lost || s->pre_scanned;
 
 	paths_hash(pr->protected, hash);
+	if (getenv("AU_DEBUG") && strstr(getenv("AU_DEBUG"), "protect")) {
+		autofree char *shown = escape_display(s->m->source);
+		fprintf(stderr, "au: debug: checking '%s' %s (%s)\n", shown, full ? "everywhere" : "where it changed",
+			s->pre_scanned ? "scanned before the run" : s->lost ? "changes lost" :
+			!reported ? pr->lost_reason : "watched");
+	}
 	if (full) {
 		for (size_t i = 0; i < s->nr_changes; i++)
 			free(s->changes[i].rel);
@@ -1496,6 +1563,12 @@ static void audit_share(struct protect_run *pr, struct share *s, bool reported, 
 	}
 	if (s->nr_changes)
 		qsort(s->changes, s->nr_changes, sizeof(*s->changes), compare_changes);
+	if (getenv("AU_DEBUG") && strstr(getenv("AU_DEBUG"), "changes")) {
+		for (size_t i = 0; i < s->nr_changes; i++) {
+			autofree char *shown = escape_display(s->changes[i].rel);
+			fprintf(stderr, "au: debug: changed %#x '%s'\n", s->changes[i].changes, shown);
+		}
+	}
 	for (size_t i = 0; i < s->nr_changes; i++)
 		check_change(pr, s, &s->changes[i]);
 	for (size_t i = 0; i < s->alloc_folders; i++) {

@@ -43,6 +43,7 @@ struct protect_run {
 	char *home;
 	int record_dir; /* -1: no record can be kept (it says why) */
 	struct timespec started; /* before the agent could change anything */
+	const char *lost_reason; /* why the entrypoint's report of changes is not whole */
 };
 
 /*
