@@ -287,11 +287,15 @@ static void read_config_file(struct config_read *cr, int dirfd, const char *name
 
 	if (depth > 10)
 		return;
-	if (dirfd >= 0)
+	if (dirfd >= 0) {
 		rc = read_untrusted_file(dirfd, name, GITCONFIG_MAX_SIZE, &text);
-	else {
-		autoclose int fd = open_nofollow(path, O_PATH);
-		rc = fd < 0 ? -1 : read_untrusted_file(fd, "", GITCONFIG_MAX_SIZE, &text);
+	} else {
+		autofree char *parent = xstrdup(path);
+		autoclose int fd = -1;
+
+		*strrchr(parent, '/') = '\0';
+		fd = open_nofollow(*parent ? parent : "/", O_PATH | O_DIRECTORY);
+		rc = fd < 0 ? -1 : read_untrusted_file(fd, base_name(path), GITCONFIG_MAX_SIZE, &text);
 	}
 	if (rc < 0)
 		return;
