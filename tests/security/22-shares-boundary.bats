@@ -336,3 +336,19 @@ trap_in_copy() {
 	assert_regex "$stderr" "'$home/project/docs/.envrc' appeared or changed while the agent ran"
 	assert_regex "$stderr" "'$home/project/lib/deep/er/.idea' appeared or changed while the agent ran"
 }
+
+@test "mount add --rw gives the command that makes git refuse bare repositories it was not told of, until it is set" {
+	# Without it, git takes a bare-looking folder for a repository wherever the human runs it.
+	run as_human git config --global --get safe.bareRepository
+	assert_failure
+	run --separate-stderr as_human au mount add --rw project
+	assert_success
+	assert_regex "$stderr" "git takes any folder that looks like a bare repository for one"
+	assert_line '$ git config --global safe.bareRepository explicit'
+	as_human git config --global safe.bareRepository explicit
+	as_human sh -c 'mkdir -p other'
+	run --separate-stderr as_human au mount add --rw other
+	assert_success
+	refute_regex "$stderr" "bare repository"
+	refute_line '$ git config --global safe.bareRepository explicit'
+}
