@@ -13,8 +13,8 @@
  *
  * Protocol (argv, built by au run; parsed by su_parse_args, which a fuzzer
  * calls without root):
- *   su_as_agent au1 [-e NAME]... [-r|-w SOURCE TARGET]... [-p|-g PATH]...
- *               [-d DIR] [-k] [-c] -- COMMAND [ARG]...
+ *   su_as_agent au2 [-e NAME]... [-r|-w SOURCE TARGET]... [-p|-g PATH]...
+ *               [-d DIR] [-k] [-c] [-W] -- COMMAND [ARG]...
  *   -e NAME   pass the variable NAME from our environment to the agent
  *   -r / -w   bind SOURCE (under the human's home) read-only / read-write on
  *             TARGET (under the agent's home), in the order given
@@ -25,6 +25,9 @@
  *   -d DIR    working directory of the command (the agent's home otherwise)
  *   -k        keep the agent's other processes when the command exits
  *   -c        report on fd 3, the report channel (see SU_REPORT_FD)
+ *   -W        watch the file systems of the read-write mounts while the
+ *             command runs, and report each folder of those mounts where
+ *             something changed, with the names that changed (needs -c)
  *
  * Exit status: the command's (128+N for signal N), 125 for a failure of this
  * program, 126 when the command cannot run, 127 when it is not found.
@@ -38,7 +41,7 @@
 #define SU_AS_AGENT_PROTOCOL_H
 
 /* argv[1]: the protocol's version. A new option or meaning is a new version. */
-#define SU_PROTOCOL "au1"
+#define SU_PROTOCOL "au2"
 
 #define SU_OPT_ENV "-e"          /* NAME */
 #define SU_OPT_MOUNT_RO "-r"     /* SOURCE TARGET */
@@ -48,11 +51,12 @@
 #define SU_OPT_DIRECTORY "-d"    /* DIR */
 #define SU_OPT_KEEP_RUNNING "-k"
 #define SU_OPT_REPORT "-c"       /* fd SU_REPORT_FD is the report channel */
+#define SU_OPT_WATCH "-W"        /* report changes in the read-write mounts (needs -c) */
 #define SU_OPT_END "--"          /* COMMAND [ARG]... follow */
 
 #define SU_MAX_MOUNTS 64
-#define SU_MAX_PROTECTED 1024
 #define SU_MAX_ENV 128
+/* -p and -g have no limit of their own: the entrypoint walks its argv for them. */
 
 /* Exit statuses of the entrypoint itself; anything else is the command's. */
 #define SU_EXIT_SELF 125
@@ -82,6 +86,42 @@ struct su_report_header {
 
 enum su_report_type {
 	SU_REPORT_DONE = 1, /* no payload: the outer side has nothing more to say */
+	/*
+	 * With -W, one folder inside a read-write mount where something
+	 * changed: its O_PATH fd comes along (SCM_RIGHTS), and the payload is
+	 * a list of struct su_report_name, each followed by its name's bytes
+	 * (no NUL). A folder with many names comes in several messages.
+	 */
+	SU_REPORT_CHANGED = 2,
+	/* With -W, after the last SU_REPORT_CHANGED: nothing that changed went unreported. */
+	SU_REPORT_WATCH_END = 3,
+	/* With -W, instead of SU_REPORT_WATCH_END: a struct su_watch_lost, and au must look everywhere. */
+	SU_REPORT_WATCH_LOST = 4,
+};
+
+/* How an entry changed (any of them, or'ed). */
+enum su_change {
+	SU_CHANGE_ADDED = 1 << 0,   /* created, or moved in, under this name */
+	SU_CHANGE_REMOVED = 1 << 1, /* deleted, or moved away, from this name */
+	SU_CHANGE_WRITTEN = 1 << 2, /* its content was written */
+	SU_CHANGE_ATTRIB = 1 << 3,  /* its mode, owner, times or extended attributes */
+};
+
+struct su_report_name {
+	unsigned int changes; /* enum su_change */
+	unsigned int len;     /* of the name that follows, 1 to 255 bytes */
+};
+
+enum su_watch_lost_reason {
+	SU_LOST_UNAVAILABLE = 1, /* no watch: old kernel, no permission, or a file system without handles */
+	SU_LOST_OVERFLOW = 2,    /* more changes than the kernel's queue or our tables hold */
+	SU_LOST_LINK = 3,        /* a link count changed on a file that still has a name: a hard link */
+	SU_LOST_UNRESOLVED = 4,  /* a changed folder could not be told inside or outside the mounts */
+};
+
+struct su_watch_lost {
+	unsigned int reason; /* enum su_watch_lost_reason */
+	int error;           /* errno, when one said why */
 };
 
 #endif /* SU_AS_AGENT_PROTOCOL_H */
@@ -100,9 +140,11 @@ enum su_report_type {
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/fanotify.h>
 #include <sys/fsuid.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
@@ -111,10 +153,12 @@ enum su_report_type {
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #if !defined(TARGET_UID) || !defined(TARGET_GID) || !defined(CALLER_UID) || \
@@ -179,12 +223,13 @@ struct su_request {
 	size_t nr_env;
 	struct su_mount mounts[SU_MAX_MOUNTS];
 	size_t nr_mounts;
-	const char *protected[SU_MAX_PROTECTED];
-	bool protected_rw[SU_MAX_PROTECTED]; /* -g: pinned, not made read-only */
-	size_t nr_protected;
+	char *const *options; /* argv's words from the first option to "--", for su_next_protected() */
+	int nr_options;
+	size_t nr_protected;  /* -p and -g */
 	const char *directory;
 	bool keep_running;
 	bool report; /* -c: report on SU_REPORT_FD */
+	bool watch;  /* -W: report changes in the read-write mounts */
 	char *const *command; /* NULL-terminated, at least one entry */
 };
 
@@ -299,12 +344,8 @@ int su_parse_args(int argc, char *const argv[], struct su_request *req, const ch
 				*why = "protected path is not a normal path below the agent's home";
 				return -1;
 			}
-			if (req->nr_protected >= SU_MAX_PROTECTED) {
-				*why = "too many protected paths";
-				return -1;
-			}
-			req->protected_rw[req->nr_protected] = !strcmp(opt, SU_OPT_PIN);
-			req->protected[req->nr_protected++] = argv[++i];
+			req->nr_protected++;
+			i++;
 		} else if (!strcmp(opt, SU_OPT_DIRECTORY)) {
 			if (i + 1 >= argc || !argv[i + 1] || argv[i + 1][0] != '/' ||
 			    strnlen(argv[i + 1], PATH_MAX) >= PATH_MAX) {
@@ -316,6 +357,8 @@ int su_parse_args(int argc, char *const argv[], struct su_request *req, const ch
 			req->keep_running = true;
 		} else if (!strcmp(opt, SU_OPT_REPORT)) {
 			req->report = true;
+		} else if (!strcmp(opt, SU_OPT_WATCH)) {
+			req->watch = true;
 		} else {
 			*why = "unknown option";
 			return -1;
@@ -325,8 +368,38 @@ int su_parse_args(int argc, char *const argv[], struct su_request *req, const ch
 		*why = "missing command";
 		return -1;
 	}
+	if (req->watch && !req->report) {
+		*why = "-W needs -c";
+		return -1;
+	}
+	req->options = &argv[2];
+	req->nr_options = i - 3; /* up to, not including, "--" */
 	req->command = &argv[i];
 	return 0;
+}
+
+/*
+ * The -p and -g paths of a request that su_parse_args() accepted, in their
+ * order: set *i to 0 first; false after the last one. The words were
+ * checked by the parser, so each option here has its arguments.
+ */
+bool su_next_protected(const struct su_request *req, int *i, const char **path, bool *pin);
+bool su_next_protected(const struct su_request *req, int *i, const char **path, bool *pin)
+{
+	while (*i < req->nr_options) {
+		const char *opt = req->options[(*i)++];
+
+		if (!strcmp(opt, SU_OPT_PROTECT) || !strcmp(opt, SU_OPT_PIN)) {
+			*pin = !strcmp(opt, SU_OPT_PIN);
+			*path = req->options[(*i)++];
+			return true;
+		}
+		if (!strcmp(opt, SU_OPT_MOUNT_RO) || !strcmp(opt, SU_OPT_MOUNT_RW))
+			*i += 2;
+		else if (!strcmp(opt, SU_OPT_ENV) || !strcmp(opt, SU_OPT_DIRECTORY))
+			*i += 1;
+	}
+	return false;
 }
 
 #ifndef SU_AS_AGENT_NO_MAIN
@@ -428,6 +501,29 @@ static void report(const struct su_request *req, unsigned type, const void *payl
 
 	if (!req->report)
 		return;
+	while (sendmsg(SU_REPORT_FD, &msg, MSG_NOSIGNAL) < 0 && errno == EINTR)
+		;
+}
+
+/* One report with an fd passed along (SCM_RIGHTS). */
+static void report_fd(const struct su_request *req, unsigned type, const void *payload, unsigned size, int fd)
+{
+	struct su_report_header h = { type, size };
+	struct iovec iov[2] = { { &h, sizeof(h) }, { (void *)payload, size } };
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} control;
+	struct msghdr msg = { .msg_iov = iov, .msg_iovlen = size ? 2 : 1, .msg_control = control.buf,
+			      .msg_controllen = sizeof(control.buf) };
+	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+
+	if (!req->report)
+		return;
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &fd, sizeof(int));
 	while (sendmsg(SU_REPORT_FD, &msg, MSG_NOSIGNAL) < 0 && errno == EINTR)
 		;
 }
@@ -687,7 +783,9 @@ static void bind_by_fd(int src_fd, int dst_fd, int dst_parent, const char *dst_n
 static void setup_mounts(const struct su_request *req)
 {
 	int src_fds[SU_MAX_MOUNTS];
+	const char *path;
 	struct stat st;
+	bool pin;
 	int home;
 
 	if (unshare(CLONE_NEWNS | CLONE_NEWPID) < 0)
@@ -737,8 +835,7 @@ static void setup_mounts(const struct su_request *req)
 		close(src_fds[i]);
 	}
 
-	for (size_t i = 0; i < req->nr_protected; i++) {
-		const char *path = req->protected[i];
+	for (int i = 0; su_next_protected(req, &i, &path, &pin);) {
 		const char *name = NULL;
 		int parent = -1, fd;
 
@@ -748,11 +845,571 @@ static void setup_mounts(const struct su_request *req)
 				continue; /* nothing there to protect */
 			die_errno("cannot open protected path '%s'", path);
 		}
-		bind_by_fd(fd, fd, parent, name, !req->protected_rw[i], path);
+		bind_by_fd(fd, fd, parent, name, !pin, path);
 		close(fd);
 		close(parent);
 	}
 	fs_identity(0, 0, false);
+}
+
+/* --- watching the read-write mounts (-W) --------------------------------- */
+
+/*
+ * What the agent changed in its read-write mounts, so that au can check
+ * those places after the run instead of walking every folder. As root,
+ * before the namespaces, a fanotify group gets a mark on each such mount's
+ * whole file system (directory-entry events need an inode or a file system
+ * mark; FAN_MARK_FILESYSTEM needs CAP_SYS_ADMIN). Events carry the folder's
+ * file handle and the entry's name (FAN_REPORT_DFID_NAME), never an open
+ * fd. The outer side keeps the distinct (folder, name) pairs in static
+ * tables while the command runs (no heap), and at the end, as root again,
+ * opens each folder by its handle, keeps only those inside a read-write
+ * mount (walking ".." by fd to the mount's source), and passes each one's
+ * O_PATH fd and names to au. Whatever it cannot account for (a full queue or
+ * table, a link count change on a file that still has a name) is reported
+ * as lost, and au then looks at everything.
+ */
+#define SU_WATCH_EVENTS (FAN_CREATE | FAN_DELETE | FAN_MOVED_FROM | FAN_MOVED_TO | FAN_ATTRIB | \
+			 FAN_MODIFY | FAN_CLOSE_WRITE | FAN_ONDIR)
+#define SU_WATCH_ARENA (16u << 20) /* handles and names */
+#define SU_WATCH_SLOTS (1u << 18)  /* hash slots; half of them may be used */
+#define SU_WATCH_KEY_MAX (sizeof(fsid_t) + sizeof(struct file_handle) + MAX_HANDLE_SZ)
+
+struct su_watch_fs {
+	fsid_t fsid;
+	int mount_fd; /* a read-write mount's source: open_by_handle_at() interprets handles in it */
+	dev_t dev;
+};
+
+struct su_watch_top {
+	dev_t dev;
+	ino_t ino; /* a read-write mount's source folder */
+};
+
+/* Arena records, 4-byte aligned. A key is fsid, then struct file_handle and its bytes. */
+struct su_watch_dir {
+	unsigned int next;  /* the next folder, in the order they came (arena offset, 0: none) */
+	unsigned int names; /* its first name */
+	unsigned int key_len;
+	unsigned char key[];
+};
+
+struct su_watch_name {
+	unsigned int dir;  /* its folder */
+	unsigned int next; /* the folder's next name */
+	unsigned int changes; /* enum su_change */
+	unsigned int len;
+	char name[];
+};
+
+/* A file whose link count changed, with no name to go by. */
+struct su_watch_fid {
+	unsigned int next;
+	unsigned int key_len;
+	unsigned char key[];
+};
+
+/* struct statx as the kernel lays it out (musl 1.2.3 has neither statx() nor <linux/stat.h> for it). */
+struct su_statx {
+	unsigned int mask, blksize;
+	unsigned long long attributes;
+	unsigned int nlink, uid, gid;
+	unsigned short mode, pad1;
+	unsigned long long ino, size, blocks, attributes_mask;
+	struct {
+		long long sec;
+		unsigned int nsec;
+		int pad;
+	} atime, btime, ctime, mtime;
+	unsigned long long rest[16]; /* devices, mount id, alignments, spare */
+};
+_Static_assert(sizeof(struct su_statx) == 256, "struct statx is 256 bytes");
+#define SU_STATX_BTIME 0x800U
+#ifndef SYS_statx
+#define SYS_statx 332
+#endif
+
+static struct {
+	int fd; /* the fanotify group, -1 when none */
+	struct timespec started; /* on the clock file systems stamp with: what is born after is the run's */
+	bool lost;
+	struct su_watch_lost why;
+	struct su_watch_fs fs[SU_MAX_MOUNTS];
+	size_t nr_fs;
+	struct su_watch_top tops[SU_MAX_MOUNTS];
+	size_t nr_tops;
+	unsigned int arena_used; /* offset 0 is never a record */
+	unsigned int first_dir, last_dir, first_fid;
+	unsigned int used_slots;
+} watch = { .fd = -1, .arena_used = 4 };
+
+static unsigned char watch_arena[SU_WATCH_ARENA] __attribute__((aligned(8)));
+static unsigned int watch_slots[SU_WATCH_SLOTS]; /* arena offsets of dirs, names and fids */
+
+static void watch_lose(unsigned reason, int error)
+{
+	if (watch.lost)
+		return;
+	watch.lost = true;
+	watch.why.reason = reason;
+	watch.why.error = error;
+	/* Nothing more to learn: let the kernel stop queueing for us. */
+	if (watch.fd >= 0)
+		close(watch.fd);
+	watch.fd = -1;
+}
+
+static unsigned watch_hash(unsigned h, const void *data, size_t len)
+{
+	const unsigned char *p = data;
+
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ p[i]) * 16777619u; /* FNV-1a */
+	return h;
+}
+
+/* len bytes of the arena, 4-byte aligned; 0 when full (the watch is then lost). */
+static unsigned watch_alloc(size_t len)
+{
+	unsigned off = watch.arena_used;
+
+	len = (len + 3) & ~(size_t)3;
+	if (len > SU_WATCH_ARENA - off || 2 * (watch.used_slots + 1) > SU_WATCH_SLOTS) {
+		watch_lose(SU_LOST_OVERFLOW, 0);
+		return 0;
+	}
+	watch.arena_used += (unsigned)len;
+	watch.used_slots++;
+	return off;
+}
+
+/* The slot for a record that equal() says is the one, or the empty slot where it goes. */
+#define WATCH_FIND(hash, equal)                                                 \
+	({                                                                      \
+		unsigned _s = (hash) & (SU_WATCH_SLOTS - 1);                    \
+		while (watch_slots[_s] && !(equal(watch_slots[_s])))            \
+			_s = (_s + 1) & (SU_WATCH_SLOTS - 1);                   \
+		_s;                                                             \
+	})
+
+static unsigned watch_dir(const unsigned char *key, unsigned key_len)
+{
+	struct su_watch_dir *d;
+	unsigned h = watch_hash(2166136261u, key, key_len), off;
+#define DIR_EQUAL(o) (((struct su_watch_dir *)(watch_arena + (o)))->key_len == key_len + 1 && \
+		      !memcmp(((struct su_watch_dir *)(watch_arena + (o)))->key, key, key_len))
+	unsigned slot = WATCH_FIND(h, DIR_EQUAL);
+#undef DIR_EQUAL
+
+	if (watch_slots[slot])
+		return watch_slots[slot];
+	off = watch_alloc(sizeof(*d) + key_len);
+	if (!off)
+		return 0;
+	d = (struct su_watch_dir *)(watch_arena + off);
+	d->next = 0;
+	d->names = 0;
+	d->key_len = key_len + 1; /* +1: never equal to a fid's or a name's length field by accident */
+	memcpy(d->key, key, key_len);
+	if (watch.last_dir)
+		((struct su_watch_dir *)(watch_arena + watch.last_dir))->next = off;
+	else
+		watch.first_dir = off;
+	watch.last_dir = off;
+	watch_slots[slot] = off;
+	return off;
+}
+
+static void watch_name(unsigned dir, const char *name, unsigned len, unsigned changes)
+{
+	struct su_watch_dir *d = (struct su_watch_dir *)(watch_arena + dir);
+	struct su_watch_name *n;
+	unsigned h = watch_hash(watch_hash(2166136261u, &dir, sizeof(dir)), name, len), off;
+#define NAME_EQUAL(o) (((struct su_watch_name *)(watch_arena + (o)))->dir == dir && \
+		       ((struct su_watch_name *)(watch_arena + (o)))->len == len && \
+		       !memcmp(((struct su_watch_name *)(watch_arena + (o)))->name, name, len))
+	unsigned slot = WATCH_FIND(h, NAME_EQUAL);
+#undef NAME_EQUAL
+
+	if (watch_slots[slot]) {
+		((struct su_watch_name *)(watch_arena + watch_slots[slot]))->changes |= changes;
+		return;
+	}
+	off = watch_alloc(sizeof(*n) + len);
+	if (!off)
+		return;
+	n = (struct su_watch_name *)(watch_arena + off);
+	n->dir = dir;
+	n->changes = changes;
+	n->len = len;
+	memcpy(n->name, name, len);
+	n->next = d->names;
+	d->names = off;
+	watch_slots[slot] = off;
+}
+
+static void watch_fid(const unsigned char *key, unsigned key_len)
+{
+	struct su_watch_fid *f;
+	unsigned h = watch_hash(2166136261u ^ 0x5bd1e995u, key, key_len), off;
+#define FID_EQUAL(o) (((struct su_watch_fid *)(watch_arena + (o)))->key_len == key_len + 2 && \
+		      !memcmp(((struct su_watch_fid *)(watch_arena + (o)))->key, key, key_len))
+	unsigned slot = WATCH_FIND(h, FID_EQUAL);
+#undef FID_EQUAL
+
+	if (watch_slots[slot])
+		return;
+	off = watch_alloc(sizeof(*f) + key_len);
+	if (!off)
+		return;
+	f = (struct su_watch_fid *)(watch_arena + off);
+	f->key_len = key_len + 2;
+	memcpy(f->key, key, key_len);
+	f->next = watch.first_fid;
+	watch.first_fid = off;
+	watch_slots[slot] = off;
+}
+
+static unsigned su_changes(unsigned long long mask)
+{
+	unsigned c = 0;
+
+	if (mask & (FAN_CREATE | FAN_MOVED_TO))
+		c |= SU_CHANGE_ADDED;
+	if (mask & (FAN_DELETE | FAN_MOVED_FROM))
+		c |= SU_CHANGE_REMOVED;
+	if (mask & (FAN_MODIFY | FAN_CLOSE_WRITE))
+		c |= SU_CHANGE_WRITTEN;
+	if (mask & FAN_ATTRIB)
+		c |= SU_CHANGE_ATTRIB;
+	return c;
+}
+
+/* One event from the kernel: its folder and name, or the file alone. */
+static void watch_event(const struct fanotify_event_metadata *m)
+{
+	const unsigned char *p = (const unsigned char *)m + m->metadata_len;
+	const unsigned char *end = (const unsigned char *)m + m->event_len;
+	const unsigned char *dir_key = NULL, *fid_key = NULL;
+	unsigned dir_len = 0, fid_len = 0;
+	const char *name = NULL;
+	size_t name_len = 0;
+
+	if (m->vers != FANOTIFY_METADATA_VERSION || (m->mask & FAN_Q_OVERFLOW)) {
+		watch_lose(SU_LOST_OVERFLOW, 0);
+		return;
+	}
+	while (end - p >= (ptrdiff_t)sizeof(struct fanotify_event_info_header)) {
+		const struct fanotify_event_info_fid *info = (const void *)p;
+		const struct file_handle *h = (const void *)info->handle;
+		size_t len = info->hdr.len, key_len;
+
+		if (len < sizeof(*info) + sizeof(*h) || len > (size_t)(end - p) ||
+		    h->handle_bytes > MAX_HANDLE_SZ || sizeof(*info) + sizeof(*h) + h->handle_bytes > len) {
+			watch_lose(SU_LOST_UNRESOLVED, EPROTO);
+			return;
+		}
+		key_len = sizeof(info->fsid) + sizeof(*h) + h->handle_bytes;
+		if (info->hdr.info_type == FAN_EVENT_INFO_TYPE_DFID_NAME) {
+			const char *n = (const char *)h->f_handle + h->handle_bytes;
+			size_t room = len - (sizeof(*info) + sizeof(*h) + h->handle_bytes);
+
+			name_len = strnlen(n, room);
+			if (name_len == room || name_len == 0 || name_len > 255) {
+				watch_lose(SU_LOST_UNRESOLVED, EPROTO);
+				return;
+			}
+			name = n;
+			dir_key = (const unsigned char *)&info->fsid;
+			dir_len = (unsigned)key_len;
+		} else if (info->hdr.info_type == FAN_EVENT_INFO_TYPE_FID) {
+			fid_key = (const unsigned char *)&info->fsid;
+			fid_len = (unsigned)key_len;
+		}
+		p += len;
+	}
+	if (dir_key) {
+		unsigned dir;
+
+		/* "." is the folder's own attributes: its name in its parent says it all. */
+		if (name_len == 1 && name[0] == '.')
+			return;
+		dir = watch_dir(dir_key, dir_len);
+		if (dir)
+			watch_name(dir, name, (unsigned)name_len, su_changes(m->mask));
+	} else if (fid_key) {
+		/* No name: a link count changed (link, unlink, a rename over it). */
+		watch_fid(fid_key, fid_len);
+	} else {
+		watch_lose(SU_LOST_UNRESOLVED, EPROTO);
+	}
+}
+
+/* Takes every queued event, without waiting. */
+static void watch_drain(void)
+{
+	static char buf[65536] __attribute__((aligned(8)));
+
+	while (watch.fd >= 0) {
+		ssize_t n = read(watch.fd, buf, sizeof(buf));
+		const struct fanotify_event_metadata *m = (const void *)buf;
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno != EAGAIN)
+				watch_lose(SU_LOST_OVERFLOW, errno);
+			return;
+		}
+		if (n == 0)
+			return;
+		for (; FAN_EVENT_OK(m, n) && watch.fd >= 0; m = FAN_EVENT_NEXT(m, n))
+			watch_event(m);
+	}
+}
+
+/*
+ * As root, before the namespaces: a fanotify mark on the file system of each
+ * read-write mount. Failing here loses the watch, not the run: au then looks
+ * at everything afterwards.
+ */
+static void watch_setup(const struct su_request *req)
+{
+	if (!req->watch)
+		return;
+	clock_gettime(CLOCK_REALTIME_COARSE, &watch.started);
+	/* Why this is safe: a notification group only reads events; FAN_CLOEXEC, closed in init. */
+	watch.fd = fanotify_init(FAN_CLASS_NOTIF | FAN_CLOEXEC | FAN_NONBLOCK | FAN_REPORT_DFID_NAME |
+				 FAN_REPORT_FID, O_RDONLY | O_CLOEXEC | O_LARGEFILE);
+	if (watch.fd < 0) {
+		watch_lose(SU_LOST_UNAVAILABLE, errno);
+		return;
+	}
+	for (size_t i = 0; i < req->nr_mounts && !watch.lost; i++) {
+		const struct su_mount *m = &req->mounts[i];
+		struct { struct file_handle h; unsigned char bytes[MAX_HANDLE_SZ]; } fh;
+		struct statfs sfs;
+		struct stat st;
+		int path_fd, fd, mount_id;
+		size_t f;
+
+		if (m->read_only)
+			continue;
+		/*
+		 * As the human, one component at a time without following a
+		 * symlink: the same walk the mount itself does just after.
+		 */
+		fs_identity(CALLER_UID, getegid(), false);
+		path_fd = su_open_path(m->source, false, false, NULL, NULL);
+		fd = path_fd < 0 ? -1 : openat(path_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		fs_identity(0, 0, false);
+		if (path_fd >= 0)
+			close(path_fd);
+		if (fd < 0 || fstat(fd, &st) < 0 || !S_ISDIR(st.st_mode) || st.st_uid != CALLER_UID ||
+		    fstatfs(fd, &sfs) < 0) {
+			watch_lose(SU_LOST_UNAVAILABLE, errno);
+			if (fd >= 0)
+				close(fd);
+			break;
+		}
+		fh.h.handle_bytes = MAX_HANDLE_SZ;
+		if (name_to_handle_at(fd, "", &fh.h, &mount_id, AT_EMPTY_PATH) < 0) {
+			watch_lose(SU_LOST_UNAVAILABLE, errno); /* a file system without handles */
+			close(fd);
+			break;
+		}
+		watch.tops[watch.nr_tops].dev = st.st_dev;
+		watch.tops[watch.nr_tops++].ino = st.st_ino;
+		for (f = 0; f < watch.nr_fs && memcmp(&watch.fs[f].fsid, &sfs.f_fsid, sizeof(sfs.f_fsid)); f++)
+			;
+		if (f < watch.nr_fs) {
+			close(fd);
+			continue;
+		}
+		/* Why this is safe: the mark only makes the kernel queue events for us to read. */
+		if (fanotify_mark(watch.fd, FAN_MARK_ADD | FAN_MARK_FILESYSTEM, SU_WATCH_EVENTS, fd, NULL) < 0) {
+			watch_lose(SU_LOST_UNAVAILABLE, errno);
+			close(fd);
+			break;
+		}
+		watch.fs[f].fsid = sfs.f_fsid;
+		watch.fs[f].mount_fd = fd;
+		watch.fs[f].dev = st.st_dev;
+		watch.nr_fs++;
+	}
+}
+
+/* In init, before it becomes the agent: the watch's fds are the outer side's alone. */
+static void watch_close_in_child(void)
+{
+	if (watch.fd >= 0)
+		close(watch.fd);
+	for (size_t i = 0; i < watch.nr_fs; i++)
+		close(watch.fs[i].mount_fd);
+}
+
+/*
+ * Waits until fd (init's status pipe) has something to read, draining the
+ * watch meanwhile so that the kernel's queue never fills while the command
+ * runs.
+ */
+static void watch_wait_for(int fd)
+{
+	struct pollfd pfd[2] = { { .fd = fd, .events = POLLIN } };
+
+	while (watch.fd >= 0) {
+		pfd[1].fd = watch.fd;
+		pfd[1].events = POLLIN;
+		if (poll(pfd, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			return; /* the read that follows waits */
+		}
+		if (pfd[1].revents)
+			watch_drain();
+		if (pfd[0].revents)
+			return;
+	}
+}
+
+static const struct su_watch_fs *watch_fs_of(const unsigned char *key)
+{
+	for (size_t i = 0; i < watch.nr_fs; i++) {
+		if (!memcmp(&watch.fs[i].fsid, key, sizeof(fsid_t)))
+			return &watch.fs[i];
+	}
+	return NULL;
+}
+
+/* The object a recorded key names, opened O_PATH by its handle; -1 when it is gone. */
+static int watch_open(const unsigned char *key, unsigned key_len, int flags)
+{
+	struct { struct file_handle h; unsigned char bytes[MAX_HANDLE_SZ]; } fh;
+	const struct su_watch_fs *fs = watch_fs_of(key);
+
+	if (!fs || key_len < sizeof(fsid_t) + sizeof(struct file_handle) ||
+	    key_len - sizeof(fsid_t) > sizeof(fh))
+		return -1;
+	memcpy(&fh, key + sizeof(fsid_t), key_len - sizeof(fsid_t));
+	/*
+	 * Why this is safe: CAP_DAC_READ_SEARCH opens any object of the file
+	 * system by handle, so what we open here never reaches au until the
+	 * ancestry check says it is inside a read-write mount; O_PATH reads
+	 * nothing.
+	 */
+	return open_by_handle_at(fs->mount_fd, &fh.h, flags | O_PATH | O_CLOEXEC);
+}
+
+/* Whether the folder open at fd is one of the mounts' sources or below one, by walking ".." by fd. */
+static bool watch_inside(int fd)
+{
+	int cur = dup(fd);
+
+	for (int depth = 0; cur >= 0 && depth < PATH_MAX / 2; depth++) {
+		struct stat st, up_st;
+		int up;
+
+		if (fstat(cur, &st) < 0)
+			break;
+		for (size_t i = 0; i < watch.nr_tops; i++) {
+			if (watch.tops[i].dev == st.st_dev && watch.tops[i].ino == st.st_ino) {
+				close(cur);
+				return true;
+			}
+		}
+		up = openat(cur, "..", O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (up < 0 || fstat(up, &up_st) < 0 || up_st.st_dev != st.st_dev || up_st.st_ino == st.st_ino) {
+			if (up >= 0)
+				close(up);
+			break; /* the top of the file system: outside */
+		}
+		close(cur);
+		cur = up;
+	}
+	if (cur >= 0)
+		close(cur);
+	return false;
+}
+
+/* Sends one folder's names, as many messages as they need, each with the folder's fd. */
+static void watch_send_dir(const struct su_request *req, int dir_fd, const struct su_watch_dir *d)
+{
+	static unsigned char buf[SU_REPORT_MAX - sizeof(struct su_report_header)];
+	size_t used = 0;
+
+	for (unsigned off = d->names; off;) {
+		const struct su_watch_name *n = (const struct su_watch_name *)(watch_arena + off);
+		struct su_report_name rn = { n->changes, n->len };
+
+		if (used + sizeof(rn) + n->len > sizeof(buf)) {
+			report_fd(req, SU_REPORT_CHANGED, buf, (unsigned)used, dir_fd);
+			used = 0;
+		}
+		memcpy(buf + used, &rn, sizeof(rn));
+		memcpy(buf + used + sizeof(rn), n->name, n->len);
+		used += sizeof(rn) + n->len;
+		off = n->next;
+	}
+	if (used)
+		report_fd(req, SU_REPORT_CHANGED, buf, (unsigned)used, dir_fd);
+}
+
+/*
+ * At the end, on the outer side: the last events, then, as root for
+ * open_by_handle_at(), what changed inside the read-write mounts goes to au.
+ * Root is given up for good before this returns.
+ */
+static void watch_report(const struct su_request *req)
+{
+	if (!req->watch)
+		return;
+	watch_drain();
+	/* Why this is safe: only our saved uid is root (drop_to_caller()); the handles are the kernel's. */
+	if (!watch.lost && seteuid(0) < 0)
+		watch_lose(SU_LOST_UNRESOLVED, errno);
+	/*
+	 * A link count changed on a file that still has a name and was there
+	 * before the run: a hard link was made to it (or one of its names
+	 * went), and what is written through one name shows under the other
+	 * in no event. Files born during the run (git writes each object
+	 * under a temporary name and links it into place) have all their
+	 * names in the events.
+	 */
+	for (unsigned off = watch.first_fid; off && !watch.lost;) {
+		const struct su_watch_fid *f = (const struct su_watch_fid *)(watch_arena + off);
+		int fd = watch_open(f->key, f->key_len - 2, 0);
+		struct su_statx sx;
+
+		if (fd >= 0 && syscall(SYS_statx, fd, "", AT_EMPTY_PATH, SU_STATX_BTIME, &sx) == 0 && sx.nlink > 0 &&
+		    !S_ISDIR(sx.mode) &&
+		    (!(sx.mask & SU_STATX_BTIME) || sx.btime.sec < watch.started.tv_sec ||
+		     (sx.btime.sec == watch.started.tv_sec && sx.btime.nsec < watch.started.tv_nsec)))
+			watch_lose(SU_LOST_LINK, 0);
+		if (fd >= 0)
+			close(fd);
+		off = f->next;
+	}
+	for (unsigned off = watch.first_dir; off && !watch.lost;) {
+		const struct su_watch_dir *d = (const struct su_watch_dir *)(watch_arena + off);
+		int fd = watch_open(d->key, d->key_len - 1, O_DIRECTORY);
+
+		/* Gone (ESTALE): what was in it and still exists was moved, and reported where it went. */
+		if (fd < 0 && errno != ESTALE && errno != ENOENT)
+			watch_lose(SU_LOST_UNRESOLVED, errno);
+		if (fd >= 0 && watch_inside(fd))
+			watch_send_dir(req, fd, d);
+		if (fd >= 0)
+			close(fd);
+		off = d->next;
+	}
+	if (setresuid(CALLER_UID, CALLER_UID, CALLER_UID) < 0)
+		die_errno("cannot return to the caller's uid");
+	if (CALLER_UID != 0 && setuid(0) != -1)
+		die("root can be regained on the outer side");
+	if (watch.lost)
+		report(req, SU_REPORT_WATCH_LOST, &watch.why, sizeof(watch.why));
+	else
+		report(req, SU_REPORT_WATCH_END, NULL, 0);
 }
 
 /* --- dropping privileges ------------------------------------------------- */
@@ -1008,6 +1665,7 @@ static pid_t spawn_init(const struct su_request *req, struct init_pipes *p)
 	close(p->status[0]);
 	if (req->report)
 		close(SU_REPORT_FD);
+	watch_close_in_child();
 	/* A /proc of the new PID namespace: the human's processes are not in it. */
 	if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
 		die_errno("cannot mount /proc");
@@ -1027,14 +1685,19 @@ static pid_t spawn_init(const struct su_request *req, struct init_pipes *p)
 }
 
 /*
- * The outer side becomes the caller again, for good: it only waits and
- * passes signals on, so it needs nothing of root.
+ * The outer side becomes the caller again: it only waits and passes signals
+ * on. With -W it keeps root as its saved uid alone, for watch_report() at
+ * the end, which gives it up for good.
  */
-static void drop_to_caller(void)
+static void drop_to_caller(const struct su_request *req)
 {
-	if (setresuid(CALLER_UID, CALLER_UID, CALLER_UID) < 0)
+	uid_t saved = req->watch ? 0 : CALLER_UID;
+
+	if (setresuid(CALLER_UID, CALLER_UID, saved) < 0)
 		die_errno("cannot return to the caller's uid");
-	if (CALLER_UID != 0 && setuid(0) != -1)
+	/* Not dumpable: the caller cannot ptrace a process that can become root again. */
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	if (CALLER_UID != 0 && !req->watch && setuid(0) != -1)
 		die("root can be regained on the outer side");
 }
 
@@ -1062,6 +1725,7 @@ static int wait_for_command(const struct su_request *req, pid_t init, int status
 	int status;
 	ssize_t n;
 
+	watch_wait_for(status_fd);
 	do
 		n = read(status_fd, &status, sizeof(status));
 	while (n < 0 && errno == EINTR);
@@ -1094,11 +1758,13 @@ int main(int argc, char **argv, char **envp)
 		die("%s", why);
 	keep_report_channel(&req);
 	build_env(&req, envp);
+	watch_setup(&req);
 	setup_mounts(&req);
 	init = spawn_init(&req, &pipes);
-	drop_to_caller();
+	drop_to_caller(&req);
 	forward_signals(pipes.ctl[1]);
 	status = wait_for_command(&req, init, pipes.status[0]);
+	watch_report(&req);
 	report(&req, SU_REPORT_DONE, NULL, 0);
 	return status_to_code(status);
 }

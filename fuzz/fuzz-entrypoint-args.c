@@ -98,7 +98,6 @@ static void fuzz_check_request(int argc, char *const argv[], const struct su_req
 {
 	FUZZ_CHECK(req->nr_mounts <= SU_MAX_MOUNTS, "%zu mounts", req->nr_mounts);
 	FUZZ_CHECK(req->nr_env <= SU_MAX_ENV, "%zu variables", req->nr_env);
-	FUZZ_CHECK(req->nr_protected <= SU_MAX_PROTECTED, "%zu protected paths", req->nr_protected);
 	for (size_t i = 0; i < req->nr_mounts; i++) {
 		const struct su_mount *m = &req->mounts[i];
 
@@ -113,12 +112,17 @@ static void fuzz_check_request(int argc, char *const argv[], const struct su_req
 		FUZZ_CHECK(fuzz_strictly_below(m->target, AGENT_HOME),
 			   "mount target '%s' is not a normal path strictly below " AGENT_HOME, m->target);
 	}
-	for (size_t i = 0; i < req->nr_protected; i++) {
-		const char *p = req->protected[i];
+	{
+		const char *p;
+		size_t n = 0;
+		bool pin;
 
-		FUZZ_CHECK(fuzz_is_arg(argc, argv, p), "protected path %zu is not an argument", i);
-		FUZZ_CHECK(fuzz_strictly_below(p, AGENT_HOME),
-			   "protected path '%s' is not a normal path strictly below " AGENT_HOME, p);
+		for (int i = 0; su_next_protected(req, &i, &p, &pin); n++) {
+			FUZZ_CHECK(fuzz_is_arg(argc, argv, p), "protected path %zu is not an argument", n);
+			FUZZ_CHECK(fuzz_strictly_below(p, AGENT_HOME),
+				   "protected path '%s' is not a normal path strictly below " AGENT_HOME, p);
+		}
+		FUZZ_CHECK(n == req->nr_protected, "%zu protected paths walked, %zu parsed", n, req->nr_protected);
 	}
 	for (size_t i = 0; i < req->nr_env; i++) {
 		FUZZ_CHECK(fuzz_is_arg(argc, argv, req->env_names[i]), "variable %zu is not an argument", i);

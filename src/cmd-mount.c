@@ -322,8 +322,10 @@ static int mount_add(int argc, char **argv, struct mount_ctx *m)
 	config_save(m->cfg);
 	printf("Added %s %s access to %s (mounted at %s)\n", m->a->user_name,
 	       m->rw ? "read-write" : "read-only", source, target);
-	if (m->rw)
+	if (m->rw) {
 		print_protected(m->cfg);
+		protect_share_added(m->a, m->user.gid, m->cfg, &m->a->mounts[m->a->nr_mounts - 1]);
+	}
 	au_unlock(m->au);
 	if (S_ISDIR(st.st_mode))
 		sync_safe_directory(m, target, true);

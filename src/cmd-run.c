@@ -103,12 +103,6 @@ static void env_add(struct run_opts *o, const char *entry, bool from_config)
 	o->nr_env++;
 }
 
-/* A read-write share, scanned before the run and audited after it. */
-struct share_watch {
-	const struct mount_spec *mount;
-	struct protect_scan scan;
-};
-
 /* Everything one au run holds; run_release() lets it all go. */
 struct run {
 	struct run_opts opts;
@@ -118,8 +112,7 @@ struct run {
 	struct ep_request req;
 	struct strvec argv;   /* the entrypoint's argv, from req */
 	struct strvec env;    /* and its environment */
-	struct share_watch *watches;
-	size_t nr_watches;
+	struct protect_run protect; /* the read-write shares, protected before and checked after */
 	int report_fds[2]; /* the report channel: au's end, the entrypoint's end */
 	struct report_reader reader;
 };
@@ -133,9 +126,7 @@ static void run_release(struct run *r)
 	ep_request_release(&r->req);
 	strvec_clear(&r->argv);
 	strvec_clear(&r->env);
-	for (size_t i = 0; i < r->nr_watches; i++)
-		protect_scan_release(&r->watches[i].scan);
-	free(r->watches);
+	protect_run_release(&r->protect);
 	for (int i = 0; i < 2; i++) {
 		if (r->report_fds[i] >= 0)
 			close(r->report_fds[i]);
@@ -363,25 +354,20 @@ static void build_environment(struct run *r)
 }
 
 /*
- * Each share, and in each read-write one the protected paths and the git
- * directories to pin, recorded so that the audit can compare afterwards.
+ * Each share, and for the read-write ones their protections (pins of the
+ * human's git directories, read-only hooks, configs, .envrc...) and the
+ * watch of what changes in them (protect.c).
  */
 static void add_shares(struct run *r, const struct config *cfg)
 {
 	const struct agent *a = r->agent;
 
-	r->watches = xcalloc(a->nr_mounts + 1, sizeof(*r->watches));
 	for (size_t i = 0; i < a->nr_mounts; i++) {
 		const struct mount_spec *m = &a->mounts[i];
-		struct share_watch *w;
 
 		ep_request_add_mount(&r->req, m->source, m->target, m->read_only);
-		if (m->read_only)
-			continue;
-		w = &r->watches[r->nr_watches++];
-		w->mount = m;
-		protect_collect(m, config_protected_paths(cfg), getuid(), &r->req, &w->scan);
 	}
+	protect_prepare(&r->protect, a, r->user.gid, cfg, &r->req);
 }
 
 /*
@@ -413,7 +399,7 @@ static void add_command(struct run *r, int argc, char **argv)
  */
 static bool au_stays_parent(const struct run *r)
 {
-	return term_needs_pty() || r->nr_watches;
+	return term_needs_pty() || r->protect.nr_shares;
 }
 
 static void build_request(struct run *r, const struct config *cfg, int argc, char **argv)
@@ -427,7 +413,7 @@ static void build_request(struct run *r, const struct config *cfg, int argc, cha
 	}
 	if (ep_request_check(&r->req, &why) < 0) {
 		error("cannot run agent '%s': %s", r->agent->user_name, why.buf);
-		hint("share smaller folders, or fewer of them read-write");
+		hint("share fewer folders");
 		exit(EXIT_FAIL);
 	}
 	r->req.directory = r->opts.directory ? xstrdup(r->opts.directory) : detect_directory(r->agent);
@@ -486,6 +472,7 @@ static void start_reading_reports(struct run *r)
 		return;
 	close(r->report_fds[1]);
 	r->report_fds[1] = -1;
+	r->reader.fds_as_paths = true; /* the watch may report thousands of folders */
 	report_reader_start(&r->reader, r->report_fds[0]);
 	r->report_fds[0] = -1; /* the reader's now */
 }
@@ -551,7 +538,7 @@ static int launch(struct run *r)
 	int status;
 
 	fflush(NULL);
-	if (!term_needs_pty() && !r->nr_watches)
+	if (!term_needs_pty() && !r->protect.nr_shares)
 		exec_entrypoint(r);
 	status = term_needs_pty() ? run_on_pty(r) : run_and_wait(r);
 	close(r->ep_fd);
@@ -561,10 +548,9 @@ static int launch(struct run *r)
 }
 
 /* The agent may have set a trap for the human's next git command. */
-static void audit_shares(const struct run *r, const struct config *cfg)
+static void audit_shares(struct run *r)
 {
-	for (size_t i = 0; i < r->nr_watches; i++)
-		protect_audit(r->watches[i].mount, config_protected_paths(cfg), getuid(), &r->watches[i].scan);
+	protect_audit(&r->protect, &r->reader);
 }
 
 int cmd_run(int argc, char **argv, struct au_ctx *ctx)
@@ -586,6 +572,6 @@ int cmd_run(int argc, char **argv, struct au_ctx *ctx)
 	/* The agent starts after the lock is gone, as in the reference tool. */
 	au_unlock(ctx);
 	status = launch(&r);
-	audit_shares(&r, &ctx->cfg);
+	audit_shares(&r);
 	return wait_status_to_exit(status);
 }

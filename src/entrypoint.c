@@ -54,11 +54,6 @@ int ep_request_check(const struct ep_request *req, struct strbuf *why)
 			    SU_MAX_ENV);
 		return -1;
 	}
-	if (req->nr_protected > SU_MAX_PROTECTED) {
-		strbuf_addf(why, "the read-write mounts hold too many git repositories to protect "
-			    "(%zu paths; the limit is %d)", req->nr_protected, SU_MAX_PROTECTED);
-		return -1;
-	}
 	return 0;
 }
 
@@ -129,6 +124,8 @@ void ep_request_to_argv(const struct ep_request *req, struct strvec *argv)
 		strvec_push(argv, SU_OPT_KEEP_RUNNING);
 	if (req->report)
 		strvec_push(argv, SU_OPT_REPORT);
+	if (req->watch)
+		strvec_push(argv, SU_OPT_WATCH);
 	strvec_push(argv, SU_OPT_END);
 	for (size_t i = 0; i < req->command.nr; i++)
 		strvec_push(argv, req->command.v[i]);

@@ -48,6 +48,7 @@ struct ep_request {
 	char *directory; /* NULL: the agent's home */
 	bool keep_running;
 	bool report; /* the caller passes the report channel as SU_REPORT_FD */
+	bool watch;  /* report changes in the read-write mounts (needs report) */
 	struct strvec command; /* at least one word */
 };
 
@@ -61,8 +62,8 @@ void ep_request_add_mount(struct ep_request *req, const char *source, const char
 void ep_request_add_protected(struct ep_request *req, const char *path, enum ep_protect_kind kind);
 
 /*
- * What the entrypoint would refuse for its size (too many mounts, variables
- * or protected paths), said in the human's words. Returns 0, or -1 with why.
+ * What the entrypoint would refuse for its size (too many mounts or
+ * variables), said in the human's words. Returns 0, or -1 with why.
  */
 int ep_request_check(const struct ep_request *req, struct strbuf *why);
 

@@ -1,58 +1,67 @@
 /*
- * protect.h: the protected paths of read-write mounts. Through a shared repo
- * the agent could get code run later as the human: git hooks, .git/config
- * (core.fsmonitor, core.hooksPath, aliases), .envrc, editor settings. Where
- * they exist, the entrypoint mounts them read-only over themselves. Each of
- * the human's git directories is also bound over itself (read-write), which
- * makes it a mount point: the agent can then neither rename it away nor swap
- * another folder in its place, while commits still work.
+ * protect.h: read-write shares as a boundary. Through a shared folder the
+ * agent could get code run later as the human: git hooks and configs
+ * (wherever git finds a repository, and wherever core.hooksPath or an
+ * include sends it), .envrc, editor settings.
+ *
+ * Before a run: from the share's record (share-record.h), each of the
+ * human's git directories is bound over itself (a mount point cannot be
+ * renamed or replaced), and its hooks, config, linked-worktree files,
+ * core.hooksPath folders and included configs inside the share, its .git
+ * files and the protected entries (.envrc, .vscode, .idea at any depth) are
+ * made read-only. The entrypoint watches the shares' file systems (-W).
+ *
+ * After the run: au looks where something changed (the entrypoint's report)
+ * or, when changes were lost, everywhere, and applies git's own rules for a
+ * repository there: whatever git would now take for a repository of the
+ * human's that was not one before, and whatever changed in what git would
+ * run (config, hooks, commondir, hooksPath folders, included configs), is
+ * moved aside into a folder that only the human can enter; changed
+ * .envrc/.vscode/.idea are reported.
  */
 #pragma once
 
 #include <stdbool.h>
 #include <stddef.h>
-#include <sys/stat.h>
 #include <sys/types.h>
+#include <time.h>
 
-struct mount_spec;
+struct agent;
+struct config;
 struct ep_request;
+struct mount_spec;
+struct report_reader;
+struct share;
 
-/* What a scan of the read-write mounts found: the human's git directories. */
-struct protect_scan {
-	char **gitdirs; /* human-side paths */
-	bool *commondirs; /* whether each had a commondir file */
-	size_t nr_gitdirs, alloc_gitdirs;
-	char **entries; /* protected entries at working tree tops (.envrc, .vscode...) */
-	size_t nr_entries, alloc_entries;
-	struct protect_gitfile {
-		char *path; /* a ".git" that is not a folder: "gitdir: PATH" */
-		struct stat st;
-	} *gitfiles;
-	size_t nr_gitfiles, alloc_gitfiles;
+struct protect_run {
+	struct share *shares; /* the read-write ones */
+	size_t nr_shares;
+	struct git_env *git;  /* what the human's global git config says */
+	const char *const *protected;
+	const struct config *cfg;
+	uid_t uid;
+	char *home;
+	int record_dir; /* -1: no record can be kept (it says why) */
+	struct timespec started; /* before the agent could change anything */
+	const char *lost_reason; /* why the entrypoint's report of changes is not whole */
 };
 
 /*
- * Scans a read-write mount and adds to req a pin (bind over itself) for each
- * git directory of the human's (".git" folders and the submodule git
- * directories inside them), and a read-only protection for each protected
- * path that exists: entries of the list that
- * start with ".git/" are taken inside each git directory, the others at each
- * working tree's top and at the mount's top. A missing .git/hooks is created
- * first (as the human, by fd), so that it is protected too. scan, when not
- * NULL, records the git directories for protect_audit().
+ * For each read-write mount of a: loads (or makes) its record, adds the
+ * pins and read-only protections to req, and asks the entrypoint to watch
+ * (req->watch) when the kernel and file systems can.
  */
-void protect_collect(const struct mount_spec *m, const char *const *protected, uid_t owner,
-		     struct ep_request *req, struct protect_scan *scan);
+void protect_prepare(struct protect_run *pr, const struct agent *a, gid_t agent_gid, const struct config *cfg,
+		     struct ep_request *req);
+
+/* After the run: the checks above, from what the entrypoint reported (reader). */
+void protect_audit(struct protect_run *pr, const struct report_reader *reader);
+
+void protect_run_release(struct protect_run *pr);
 
 /*
- * After the agent ran: moves aside what it could have set up to run code as
- * the human later (in a read-write share it can write in the human's own
- * folders, so ownership proves nothing): every git directory that was not
- * there before (a .git folder, or a bare-looking folder, which loses its
- * HEAD), new or changed .git files, new commondir files; and warns about new
- * protected entries (.envrc, .vscode...).
+ * "au mount add --rw" of m just succeeded: the first full scan, kept as the
+ * share's record, and the advice on safe.bareRepository.
  */
-void protect_audit(const struct mount_spec *m, const char *const *protected, uid_t owner,
-		   const struct protect_scan *before);
-
-void protect_scan_release(struct protect_scan *scan);
+void protect_share_added(const struct agent *a, gid_t agent_gid, const struct config *cfg,
+			 const struct mount_spec *m);

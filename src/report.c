@@ -4,6 +4,8 @@
 #include "util.h"
 
 #include <errno.h>
+#include <limits.h>
+#include <stdio.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -51,6 +53,23 @@ static int read_one(struct report_reader *r, unsigned char *buf)
 		m->fds = xrealloc(m->fds, (m->nr_fds + nr) * sizeof(int));
 		memcpy(m->fds + m->nr_fds, CMSG_DATA(c), nr * sizeof(int));
 		m->nr_fds += nr;
+	}
+	if (r->fds_as_paths && m->nr_fds) {
+		m->fd_paths = xcalloc(m->nr_fds, sizeof(*m->fd_paths));
+		m->fd_stats = xcalloc(m->nr_fds, sizeof(*m->fd_stats));
+		for (size_t i = 0; i < m->nr_fds; i++) {
+			char link[64], path[PATH_MAX];
+			ssize_t len;
+
+			snprintf(link, sizeof(link), "/proc/self/fd/%d", m->fds[i]);
+			len = readlink(link, path, sizeof(path) - 1);
+			if (len > 0 && fstat(m->fds[i], &m->fd_stats[i]) == 0) {
+				path[len] = '\0';
+				m->fd_paths[i] = xstrdup(path);
+			}
+			close(m->fds[i]);
+			m->fds[i] = -1;
+		}
 	}
 	if ((size_t)n < sizeof(h) || (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC))) {
 		r->error = EPROTO;
@@ -115,9 +134,15 @@ void report_reader_release(struct report_reader *r)
 {
 	report_reader_finish(r);
 	for (size_t i = 0; i < r->nr; i++) {
-		for (size_t j = 0; j < r->msgs[i].nr_fds; j++)
-			close(r->msgs[i].fds[j]);
+		for (size_t j = 0; j < r->msgs[i].nr_fds; j++) {
+			if (r->msgs[i].fds[j] >= 0)
+				close(r->msgs[i].fds[j]);
+			if (r->msgs[i].fd_paths)
+				free(r->msgs[i].fd_paths[j]);
+		}
 		free(r->msgs[i].fds);
+		free(r->msgs[i].fd_paths);
+		free(r->msgs[i].fd_stats);
 		free(r->msgs[i].data);
 	}
 	free(r->msgs);

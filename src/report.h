@@ -10,13 +10,16 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/stat.h>
 
 struct report_msg {
 	unsigned type;       /* enum su_report_type */
 	unsigned char *data; /* the payload */
 	size_t size;
-	int *fds; /* passed along with it (SCM_RIGHTS), owned */
+	int *fds; /* passed along with it (SCM_RIGHTS), owned; -1 once fds_as_paths took it */
 	size_t nr_fds;
+	char **fd_paths;        /* with fds_as_paths: where each fd was, as the kernel names it */
+	struct stat *fd_stats;  /* and what it was */
 };
 
 struct report_reader {
@@ -25,6 +28,7 @@ struct report_reader {
 	bool started;
 	struct report_msg *msgs;
 	size_t nr, alloc;
+	bool fds_as_paths; /* keep each fd's path and stat, and close it at once (a run may pass thousands) */
 	bool done;  /* SU_REPORT_DONE came */
 	int error;  /* errno of a failed read, or EPROTO for a malformed message */
 };

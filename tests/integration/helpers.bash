@@ -10,6 +10,8 @@ load /usr/lib/bats/bats-assert/load
 bats_require_minimum_version 1.5.0
 
 AU_HUMAN=${AU_HUMAN:-alice}
+# The protocol word the entrypoint speaks (argv[1]), from its own source.
+SU_PROTOCOL=$(sed -n 's/^#define SU_PROTOCOL "\(.*\)"$/\1/p' "${AU_REPO:-.}/entrypoint/su_as_agent.c")
 AU_PREFIX=${AU_PREFIX:-/opt/au}
 WORLD_STATE=/run/au-world
 

@@ -340,7 +340,7 @@ stop_swapper() {
 	run --separate-stderr as_human au run sh -c \
 		'mkdir project/.vscode && echo "{}" >project/.vscode/settings.json'
 	assert_success
-	assert_regex "$stderr" "warning: '$home/project/.vscode' appeared while the agent ran"
+	assert_regex "$stderr" "warning: '$home/project/.vscode' appeared or changed while the agent ran"
 
 	# From the next run on, it is read-only for the agent.
 	run --separate-stderr as_human au run sh -c 'echo "{}" >project/.vscode/settings.json'

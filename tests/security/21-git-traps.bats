@@ -55,22 +55,22 @@ human_git_status() {
 		printf '$(payload_config gitfile | sed 's/\\/\\\\/g')' >docs/config &&
 		echo 'gitdir: ../docs' >src/a.c && mv src/a.c src/.git"
 	assert_success
-	assert_regex "$stderr" "'$home/project/src/.git' while the agent ran: moved it aside"
-	assert [ -e "$home/project/src/.git.au-quarantine" ]
+	assert_regex "$stderr" "'$home/project/src/.git' while the agent ran: moved it aside to '$home/project/.au-quarantine-[^/]*/[0-9]+-.git'"
+	assert [ ! -e "$home/project/src/.git" ]
 	human_git_status "$home/project/src"
 	assert [ ! -e /tmp/pwned-gitfile ]
 }
 
 @test "a .git folder made from one of the human's folders is moved aside, whoever owns its files" {
-	# The agent renames and rewrites the human's own files into HEAD and config: all
+	# The agent renames and rewrites the human's own files and folders into a worktree, HEAD and config: all
 	# stay the human's, so an ownership check says nothing.
 	run --separate-stderr as_human au run sh -c "cd project && mv src/a.c lib/HEAD && mv src/b.c lib/config &&
 		echo 'ref: refs/heads/main' >lib/HEAD &&
 		printf '$(payload_config dir | sed 's/\\/\\\\/g')' >lib/config && mkdir -p lib/objects lib/refs/heads &&
-		mkdir -p sub && mv lib sub/.git"
+		mv docs sub && mv lib sub/.git"
 	assert_success
-	assert [ "$(stat -c %U "$home/project/sub/.git.au-quarantine/config")" = "$AU_HUMAN" ]
-	assert_regex "$stderr" "a git directory appeared at '$home/project/sub/.git'"
+	assert_regex "$stderr" "a git directory appeared at '$home/project/sub/.git' while the agent ran: moved it aside to '$home/project/.au-quarantine-"
+	assert [ "$(stat -c %U "$home"/project/.au-quarantine-*/*-.git/config)" = "$AU_HUMAN" ]
 	human_git_status "$home/project/sub"
 	assert [ ! -e /tmp/pwned-dir ]
 }

@@ -40,7 +40,7 @@
 
 #define MAX_WORDS 4200
 
-/* An argv under construction: "su_as_agent au1" then what a test adds. */
+/* An argv under construction: "su_as_agent au2" then what a test adds. */
 struct words {
 	char *v[MAX_WORDS + 1];
 	int n;
@@ -50,7 +50,7 @@ static void words_init(struct words *w)
 {
 	w->n = 0;
 	w->v[w->n++] = (char *)"su_as_agent";
-	w->v[w->n++] = (char *)"au1";
+	w->v[w->n++] = (char *)SU_PROTOCOL;
 	w->v[w->n] = NULL;
 }
 
@@ -69,7 +69,23 @@ static void words_addv(struct words *w, const char *const *s)
 
 static struct su_request req;
 
-/* Parses "su_as_agent au1 WORDS... (NULL)". */
+/* The n-th -p or -g path of the parsed request, as the entrypoint walks them. */
+static const char *nth_protected(int n, bool *pin)
+{
+	const char *path = NULL;
+	bool is_pin;
+
+	for (int i = 0; su_next_protected(&req, &i, &path, &is_pin); n--) {
+		if (n == 0) {
+			if (pin)
+				*pin = is_pin;
+			return path;
+		}
+	}
+	return NULL;
+}
+
+/* Parses "su_as_agent au2 WORDS... (NULL)". */
 static int parse(const char *const *words, const char **why)
 {
 	struct words w;
@@ -102,9 +118,9 @@ static void assert_refused(const char *const *words, const char *why_part)
 		strbuf_addf(&shown, " [%s]", e);
 	}
 	if (parse(words, &why) == 0)
-		fail_msg("accepted: au1%s", strbuf_str(&shown));
+		fail_msg("accepted: au2%s", strbuf_str(&shown));
 	if (!why || !strstr(why, why_part))
-		fail_msg("refused 'au1%s' with '%s', expected a reason with '%s'",
+		fail_msg("refused 'au2%s' with '%s', expected a reason with '%s'",
 			 strbuf_str(&shown), why ? why : "(null)", why_part);
 }
 
@@ -141,7 +157,7 @@ static void test_full_request(void **state)
 	assert_string_equal(req.mounts[1].target, "/home/agent/au");
 	assert_false(req.mounts[1].read_only);
 	assert_int_equal(req.nr_protected, 1);
-	assert_string_equal(req.protected[0], "/home/agent/au/.git/hooks");
+	assert_string_equal(nth_protected(0, NULL), "/home/agent/au/.git/hooks");
 	assert_string_equal(req.directory, "/home/agent/au");
 	assert_true(req.keep_running);
 	assert_string_equal(req.command[0], "make");
@@ -163,7 +179,7 @@ static void test_a_second_parse_starts_clean(void **state)
 
 static void test_protocol_word_required(void **state)
 {
-	static const char *const wrong[] = { "au2", "au", "AU1", "au1 ", " au1", "au10", "", "--", "-k" };
+	static const char *const wrong[] = { "au1", "au3", "au", "AU2", "au2 ", " au2", "au20", "", "--", "-k" };
 	const char *why = NULL;
 
 	for (size_t i = 0; i < ARRAY_SIZE(wrong); i++) {
@@ -186,7 +202,7 @@ static void test_argc_zero_and_one(void **state)
 	/* pkexec CVE-2021-4034: argv can be empty. */
 	char *none[] = { NULL };
 	char *only[] = { (char *)"su_as_agent", NULL };
-	char *just_protocol[] = { (char *)"su_as_agent", (char *)"au1", NULL };
+	char *just_protocol[] = { (char *)"su_as_agent", (char *)SU_PROTOCOL, NULL };
 	const char *why = NULL;
 
 	assert_int_equal(su_parse_args(0, none, &req, &why), -1);
@@ -234,7 +250,7 @@ static void test_unknown_options(void **state)
 {
 	static const char *const opts[] = {
 		"-x", "-E", "-R", "-K", "--keep", "-", "---", "-rw", "-kk", "-e=PATH", "-eTERM",
-		"-r/home/alice/a", "-dd", "au1", "/home/agent", "-\x01", "-e ",
+		"-r/home/alice/a", "-dd", SU_PROTOCOL, "/home/agent", "-\x01", "-e ",
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(opts); i++) {
@@ -386,7 +402,7 @@ static void test_protected_paths(void **state)
 {
 	assert_accepted(W("-p", "/home/agent/src/.git/hooks", "-p", "/home/agent/.bashrc", "--", "bash"));
 	assert_int_equal(req.nr_protected, 2);
-	assert_string_equal(req.protected[1], "/home/agent/.bashrc");
+	assert_string_equal(nth_protected(1, NULL), "/home/agent/.bashrc");
 	for (size_t i = 0; i < ARRAY_SIZE(bad_targets); i++)
 		assert_refused(W("-p", bad_targets[i], "--", "bash"), "protected path");
 	assert_refused(W("-p"), "protected path");
@@ -468,24 +484,33 @@ static void test_env_limit(void **state)
 	assert_string_equal(why, "too many variables");
 }
 
-static void test_protected_limit(void **state)
+/* No table to fill: the entrypoint walks its argv for -p and -g, however many there are. */
+static void test_protected_paths_have_no_limit(void **state)
 {
 	static struct words w;
 	const char *why = NULL;
+	const char *path;
+	bool pin;
+	int n = 0;
 
 	words_init(&w);
-	for (int i = 0; i < 1024; i++)
-		words_addv(&w, W("-p", "/home/agent/p"));
+	for (int i = 0; i < 1040; i++)
+		words_addv(&w, W(i % 2 ? "-g" : "-p", "/home/agent/p", "-d", "/x"));
 	words_addv(&w, W("--", "bash"));
 	assert_int_equal(su_parse_args(w.n, w.v, &req, &why), 0);
-	assert_int_equal(req.nr_protected, 1024);
+	assert_int_equal(req.nr_protected, 1040);
+	for (int i = 0; su_next_protected(&req, &i, &path, &pin); n++) {
+		assert_string_equal(path, "/home/agent/p");
+		assert_int_equal(pin, n % 2);
+	}
+	assert_int_equal(n, 1040);
+}
 
-	words_init(&w);
-	for (int i = 0; i < 1025; i++)
-		words_addv(&w, W("-p", "/home/agent/p"));
-	words_addv(&w, W("--", "bash"));
-	assert_int_equal(su_parse_args(w.n, w.v, &req, &why), -1);
-	assert_string_equal(why, "too many protected paths");
+static void test_watch_needs_the_report_channel(void **state)
+{
+	assert_accepted(W("-c", "-W", "--", "bash"));
+	assert_true(req.watch);
+	assert_refused(W("-W", "--", "bash"), "-W needs -c");
 }
 
 /* --- a NULL inside argv, before argc ------------------------------------- */
@@ -517,10 +542,10 @@ static int parse_in_child(int argc, char *argv[])
 
 static void test_null_where_checked(void **state)
 {
-	char *as_option[] = { (char *)"su", (char *)"au1", NULL, (char *)"--", (char *)"bash", NULL };
+	char *as_option[] = { (char *)"su", (char *)SU_PROTOCOL, NULL, (char *)"--", (char *)"bash", NULL };
 	char *as_protocol[] = { (char *)"su", NULL, (char *)"--", (char *)"bash", NULL };
-	char *as_dir[] = { (char *)"su", (char *)"au1", (char *)"-d", NULL, (char *)"--", (char *)"bash", NULL };
-	char *as_command[] = { (char *)"su", (char *)"au1", (char *)"--", NULL, (char *)"x", NULL };
+	char *as_dir[] = { (char *)"su", (char *)SU_PROTOCOL, (char *)"-d", NULL, (char *)"--", (char *)"bash", NULL };
+	char *as_command[] = { (char *)"su", (char *)SU_PROTOCOL, (char *)"--", NULL, (char *)"x", NULL };
 
 	assert_int_equal(parse_in_child(5, as_option), 1);
 	assert_int_equal(parse_in_child(4, as_protocol), 1);
@@ -538,12 +563,12 @@ static void test_null_where_checked(void **state)
  */
 static void test_null_after_an_option(void **state)
 {
-	char *e[] = { (char *)"su", (char *)"au1", (char *)"-e", NULL, (char *)"--", (char *)"bash", NULL };
-	char *r_src[] = { (char *)"su", (char *)"au1", (char *)"-r", NULL, (char *)"/home/agent/a",
+	char *e[] = { (char *)"su", (char *)SU_PROTOCOL, (char *)"-e", NULL, (char *)"--", (char *)"bash", NULL };
+	char *r_src[] = { (char *)"su", (char *)SU_PROTOCOL, (char *)"-r", NULL, (char *)"/home/agent/a",
 			  (char *)"--", (char *)"bash", NULL };
-	char *w_dst[] = { (char *)"su", (char *)"au1", (char *)"-w", (char *)"/home/alice/a", NULL,
+	char *w_dst[] = { (char *)"su", (char *)SU_PROTOCOL, (char *)"-w", (char *)"/home/alice/a", NULL,
 			  (char *)"--", (char *)"bash", NULL };
-	char *p[] = { (char *)"su", (char *)"au1", (char *)"-p", NULL, (char *)"--", (char *)"bash", NULL };
+	char *p[] = { (char *)"su", (char *)SU_PROTOCOL, (char *)"-p", NULL, (char *)"--", (char *)"bash", NULL };
 	struct {
 		const char *what;
 		int argc;
@@ -582,7 +607,7 @@ static uint64_t rng(void)
 }
 
 static const char *const tokens[] = {
-	"au1", "--", "-e", "-r", "-w", "-p", "-g", "-d", "-k", "-", "-x", "", "bash", "/bin/sh",
+	SU_PROTOCOL, "--", "-e", "-r", "-w", "-p", "-g", "-d", "-k", "-", "-x", "", "bash", "/bin/sh",
 	"PATH", "TERM", "A=B", "1A", "_", "/", ".", "..", "/home/alice", "/home/agent",
 	"/home/alice/src", "/home/agent/src", "/home/alice/", "/home/agent/", "/home/alicex/a",
 	"/home/agentx/a", "/home/alice/../x", "/home/agent/../../etc", "/home/agent/.",
@@ -654,7 +679,7 @@ static void test_mutation_run(void **state)
 		strbuf_reset(&in);
 		/* Mostly the right protocol word: the parser's body is the target. */
 		if (rng() % 16)
-			strbuf_add(&in, "au1", 4);
+			strbuf_add(&in, SU_PROTOCOL, 4);
 		for (size_t i = 0; i < nr; i++) {
 			/* Mostly an option with arguments of the right shape. */
 			if (rng() % 8) {
@@ -722,7 +747,8 @@ int main(void)
 		cmocka_unit_test(test_keep_running),
 		cmocka_unit_test(test_mount_limit),
 		cmocka_unit_test(test_env_limit),
-		cmocka_unit_test(test_protected_limit),
+		cmocka_unit_test(test_protected_paths_have_no_limit),
+		cmocka_unit_test(test_watch_needs_the_report_channel),
 		cmocka_unit_test(test_null_where_checked),
 		cmocka_unit_test(test_null_after_an_option),
 		cmocka_unit_test(test_mutation_run),

@@ -31,13 +31,23 @@
 /* Where the entrypoint's fixed-size tables must hold what its limits allow. */
 _Static_assert(ARRAY_SIZE(((struct su_request *)0)->mounts) == SU_MAX_MOUNTS, "mount table size");
 _Static_assert(ARRAY_SIZE(((struct su_request *)0)->env_names) == SU_MAX_ENV, "variable table size");
-_Static_assert(ARRAY_SIZE(((struct su_request *)0)->protected) == SU_MAX_PROTECTED, "protected table size");
-_Static_assert(ARRAY_SIZE(((struct su_request *)0)->protected_rw) == SU_MAX_PROTECTED, "protected flags size");
 /* au's own failures in a child before exec report as the entrypoint's do. */
 _Static_assert(SU_EXIT_SELF == 125 && SU_EXIT_CANNOT_RUN == 126 && SU_EXIT_NOT_FOUND == 127,
 	       "the exit statuses documented in au(1)");
 
 static struct su_request parsed;
+
+/* The n-th -p or -g path the entrypoint will walk. */
+static const char *protected_at(int n, bool *pin)
+{
+	const char *path = NULL;
+
+	for (int i = 0; su_next_protected(&parsed, &i, &path, pin); n--) {
+		if (n == 0)
+			return path;
+	}
+	return NULL;
+}
 
 /* argv from req, parsed by the entrypoint; returns su_parse_args()'s result. */
 static int round_trip(const struct ep_request *req, struct strvec *argv, const char **why)
@@ -62,6 +72,7 @@ static void test_command_only(void **state)
 	assert_null(parsed.directory);
 	assert_false(parsed.keep_running);
 	assert_false(parsed.report);
+	assert_false(parsed.watch);
 	assert_string_equal(parsed.command[0], "true");
 	assert_null(parsed.command[1]);
 }
@@ -73,6 +84,7 @@ static void test_everything(void **state)
 	autoeprequest struct ep_request req = EP_REQUEST_INIT;
 	autostrvec struct strvec argv = STRVEC_INIT;
 	const char *why;
+	bool pin;
 	size_t i;
 
 	(void)state;
@@ -88,6 +100,7 @@ static void test_everything(void **state)
 	req.directory = xstrdup("/home/agent/p/sub");
 	req.keep_running = true;
 	req.report = true;
+	req.watch = true;
 	strvec_pushv(&req.command, command);
 
 	assert_int_equal(round_trip(&req, &argv, &why), 0);
@@ -107,18 +120,20 @@ static void test_everything(void **state)
 
 	/* Pins before read-only protections, parents first within each. */
 	assert_int_equal(parsed.nr_protected, 4);
-	assert_string_equal(parsed.protected[0], "/home/agent/p/.git");
-	assert_true(parsed.protected_rw[0]);
-	assert_string_equal(parsed.protected[1], "/home/agent/p/.git/modules/m");
-	assert_true(parsed.protected_rw[1]);
-	assert_string_equal(parsed.protected[2], "/home/agent/p/.envrc");
-	assert_false(parsed.protected_rw[2]);
-	assert_string_equal(parsed.protected[3], "/home/agent/p/.git/hooks");
-	assert_false(parsed.protected_rw[3]);
+	assert_string_equal(protected_at(0, &pin), "/home/agent/p/.git");
+	assert_true(pin);
+	assert_string_equal(protected_at(1, &pin), "/home/agent/p/.git/modules/m");
+	assert_true(pin);
+	assert_string_equal(protected_at(2, &pin), "/home/agent/p/.envrc");
+	assert_false(pin);
+	assert_string_equal(protected_at(3, &pin), "/home/agent/p/.git/hooks");
+	assert_false(pin);
+	assert_null(protected_at(4, &pin));
 
 	assert_string_equal(parsed.directory, "/home/agent/p/sub");
 	assert_true(parsed.keep_running);
 	assert_true(parsed.report);
+	assert_true(parsed.watch);
 	/* Words after the end of options are the command's, whatever they look like. */
 	for (i = 0; command[i]; i++)
 		assert_string_equal(parsed.command[i], command[i]);
@@ -137,7 +152,6 @@ static void test_limits_agree(void **state)
 	} limits[] = {
 		{ "mounts", SU_MAX_MOUNTS },
 		{ "variables", SU_MAX_ENV },
-		{ "protected paths", SU_MAX_PROTECTED },
 	};
 
 	(void)state;
@@ -156,10 +170,8 @@ static void test_limits_agree(void **state)
 
 				if (l == 0)
 					ep_request_add_mount(&req, source, target, true);
-				else if (l == 1)
-					ep_request_add_env(&req, name);
 				else
-					ep_request_add_protected(&req, target, i % 2 ? EP_PIN : EP_READ_ONLY);
+					ep_request_add_env(&req, name);
 			}
 			strvec_push(&req.command, "true");
 			if (extra) {
@@ -173,6 +185,31 @@ static void test_limits_agree(void **state)
 			}
 		}
 	}
+}
+
+/* Protected paths have no limit any more: thousands go through, in the order the writer fixes. */
+static void test_protected_paths_without_limit(void **state)
+{
+	autoeprequest struct ep_request req = EP_REQUEST_INIT;
+	autostrvec struct strvec argv = STRVEC_INIT;
+	autostrbuf struct strbuf why_au = STRBUF_INIT;
+	const char *why, *path;
+	bool pin;
+	int n = 0;
+
+	(void)state;
+	for (int i = 0; i < 5000; i++) {
+		autofree char *target = xasprintf("/home/agent/p/r%04d/.git", i);
+
+		ep_request_add_protected(&req, target, i % 2 ? EP_PIN : EP_READ_ONLY);
+	}
+	strvec_push(&req.command, "true");
+	assert_int_equal(ep_request_check(&req, &why_au), 0);
+	assert_int_equal(round_trip(&req, &argv, &why), 0);
+	assert_int_equal(parsed.nr_protected, 5000);
+	for (int i = 0; su_next_protected(&parsed, &i, &path, &pin); n++)
+		assert_int_equal(pin, n < 2500); /* pins first */
+	assert_int_equal(n, 5000);
 }
 
 /* What the entrypoint refuses, the writer can still express; the refusal is the entrypoint's. */
@@ -195,6 +232,7 @@ int main(void)
 		cmocka_unit_test(test_command_only),
 		cmocka_unit_test(test_everything),
 		cmocka_unit_test(test_limits_agree),
+		cmocka_unit_test(test_protected_paths_without_limit),
 		cmocka_unit_test(test_entrypoint_refuses_what_au_must_not_send),
 	};
 
