@@ -380,9 +380,10 @@ tui_story() {
 	type_line 'stty -g >~/stty.before'
 	type_line "clear; $command; echo au-returned-\$((40 + 2))"
 	wait_for_screen "$screen_regex" 60
-	# Claude Code and Codex quit on Ctrl-C (Claude asks for it twice); one that has
-	# quit already leaves these to alice's shell, which ignores them.
-	for _ in 1 2 3; do
+	# Claude Code and Codex quit on Ctrl-C (Claude asks for it twice, and ignores it
+	# while its first screen is still settling, which a loaded machine stretches);
+	# one that has quit already leaves these to alice's shell, which ignores them.
+	for _ in $(seq 20); do
 		grep -q au-returned-42 <<<"$(tmux_as_human capture-pane -p -t s)" && break
 		tmux_as_human send-keys -t s C-c
 		sleep 1
