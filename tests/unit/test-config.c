@@ -572,6 +572,72 @@ static void test_load_errors_die(void **state)
 	remove_tree(dir);
 }
 
+/* A child that would hang on a FIFO ends with SIGALRM instead (status 128 + 14). */
+static void load_child_alarm(void *arg)
+{
+	alarm(10);
+	load_child(arg);
+}
+
+static void lock_child_alarm(void *arg)
+{
+	alarm(10);
+	close(config_lock(arg, CONFIG_LOCK_SHARED));
+}
+
+/* A FIFO in the config's place is refused at once, not waited on. */
+static void test_load_refuses_a_fifo_without_waiting(void **state)
+{
+	autofree char *dir = scratch();
+	autofree char *path = xasprintf("%s/c.toml", dir);
+	autofree char *lock = xasprintf("%s/d.toml.lock", dir);
+	autofree char *lock_config = xasprintf("%s/d.toml", dir);
+	autofree char *err = NULL;
+	autofree char *expected = NULL;
+
+	assert_int_equal(mkfifo(path, 0600), 0);
+	assert_int_equal(run_child(load_child_alarm, path, &err), 1);
+	expected = xasprintf("au: cannot read '%s': not a regular file\n", path);
+	assert_string_equal(err, expected);
+
+	free(err);
+	free(expected);
+	assert_int_equal(mkfifo(lock, 0600), 0);
+	assert_int_equal(run_child(lock_child_alarm, lock_config, &err), 1);
+	expected = xasprintf("au: cannot use lock '%s': not a regular file\n", lock);
+	assert_string_equal(err, expected);
+	remove_tree(dir);
+}
+
+/* Whoever can write the config can give an agent the human's files: refused, with the fix. */
+static void test_load_refuses_a_config_others_can_write(void **state)
+{
+	autofree char *dir = scratch();
+	autofree char *path = xasprintf("%s/c.toml", dir);
+	autofree char *err = NULL;
+
+	write_file(path, "");
+	assert_int_equal(chmod(path, 0666), 0);
+	assert_int_equal(run_child(load_child, path, &err), 1);
+	assert_non_null(strstr(err, "is writable by others (mode 0666): refusing to use it"));
+	assert_non_null(strstr(err, "hint: chmod 600"));
+
+	free(err);
+	assert_int_equal(chmod(path, 0644), 0);
+	assert_int_equal(run_child(load_child, path, &err), 0);
+	assert_string_equal(err, "");
+
+	/* A folder others can write: they could replace the file. Sticky (/tmp), they cannot. */
+	free(err);
+	assert_int_equal(chmod(dir, 0777), 0);
+	assert_int_equal(run_child(load_child, path, &err), 1);
+	assert_non_null(strstr(err, "is writable by others (mode 0777): refusing to use it"));
+	free(err);
+	assert_int_equal(chmod(dir, 01777), 0);
+	assert_int_equal(run_child(load_child, path, &err), 0);
+	remove_tree(dir);
+}
+
 static void test_save_creates_folder_mode_0600_atomically(void **state)
 {
 	autofree char *dir = scratch();
@@ -780,6 +846,8 @@ int main(void)
 		cmocka_unit_test(test_default_path),
 		cmocka_unit_test(test_missing_file_creates_nothing),
 		cmocka_unit_test(test_load_errors_die),
+		cmocka_unit_test(test_load_refuses_a_fifo_without_waiting),
+		cmocka_unit_test(test_load_refuses_a_config_others_can_write),
 		cmocka_unit_test(test_save_creates_folder_mode_0600_atomically),
 		cmocka_unit_test(test_failed_save_leaves_no_temp_file),
 		cmocka_unit_test(test_save_through_symlink),
