@@ -123,6 +123,12 @@ static void check_entrypoint(struct health *h, const struct agent *a, const stru
 	bool unreadable = false;
 	int fd;
 
+	if (entrypoint_up_to_date(a, &why))
+		check(h, true, "entrypoint is built from this au's entrypoint source");
+	else
+		check(h, false, "%s: run 'au repair -a %s'", why.buf, a->user_name);
+	strbuf_reset(&why);
+
 	if (!u->group_exists) {
 		check(h, false, "entrypoint: cannot be checked without its group");
 		return;
@@ -146,10 +152,10 @@ static void check_entrypoint(struct health *h, const struct agent *a, const stru
 	}
 	if (strstr(why.buf, "SHA-256")) {
 		check(h, true, "entrypoint is root-owned, setuid, mode 4750, in a safe folder");
-		check(h, false, "entrypoint: %s", why.buf);
+		check(h, false, "entrypoint: %s: 'au repair -a %s' builds it again", why.buf, a->user_name);
 		return;
 	}
-	check(h, false, "entrypoint: %s", why.buf);
+	check(h, false, "entrypoint: %s: 'au repair -a %s' builds it again", why.buf, a->user_name);
 	check(h, false, "entrypoint SHA-256 not checked");
 }
 
@@ -214,9 +220,11 @@ static int check_health(const struct agent *a, const struct agent_user *u, const
 	check(&h, u->user_exists, "user '%s' exists", a->user_name);
 	check(&h, u->group_exists, "group '%s' exists", a->group);
 	check(&h, human_in_group_db(hu, a->group), "you (%s) are in group '%s'", hu->name, a->group);
-	if (u->group_exists)
-		check(&h, process_has_gid(u->gid), "this session has group '%s'%s", a->group,
-		      process_has_gid(u->gid) ? "" : ": log in again, or run 'su - $USER'");
+	if (u->group_exists && process_has_gid(u->gid))
+		check(&h, true, "this session has group '%s'", a->group);
+	else if (u->group_exists)
+		check(&h, false, "this session has group '%s': log in again, or run 'newgrp %s'", a->group,
+		      a->group);
 	check_home(&h, u);
 	check_entrypoint(&h, a, u);
 	check(&h, home_fd >= 0 && acl_supported(home_fd), "ACL support on /home");

@@ -186,7 +186,8 @@ static void sync_safe_directory(struct mount_ctx *m, const char *target, bool ad
 
 static void print_stats(const struct acl_walk_stats *st)
 {
-	printf("  %zu entries changed, %zu already as wanted", st->changed, st->unchanged);
+	printf("  %zu %s changed, %zu already as wanted", st->changed, plural(st->changed, "entry", "entries"),
+	       st->unchanged);
 	if (st->not_owned)
 		printf(", %zu not yours left as they are (you keep access through the group)", st->not_owned);
 	if (st->skipped)
