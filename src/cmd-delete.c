@@ -404,10 +404,11 @@ static int keep_home(const struct deletion *d)
 	 * Why root may act on this path: /home is root's, and no process of
 	 * the agent's is left to swap what is below it. --no-dereference and
 	 * the lstat above: it is the directory itself that changes hands.
+	 * 00700, five digits: chmod keeps a folder's setgid bit otherwise.
 	 */
 	if (run_command((const char *const[]){ "chown", "--no-dereference", "root:root", d->home, NULL },
 			RUN_SUDO) != 0 ||
-	    run_command((const char *const[]){ "chmod", "0700", d->home, NULL }, RUN_SUDO) != 0)
+	    run_command((const char *const[]){ "chmod", "00700", d->home, NULL }, RUN_SUDO) != 0)
 		return 1;
 	printf("Kept the home '%s' with the agent's files, now root's alone (mode 0700), so that no later\n"
 	       "user with uid %u can read them. To look inside: sudo ls -la %s; to remove it: sudo rm -rf -- %s\n",
