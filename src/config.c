@@ -41,6 +41,12 @@ char *config_default_path(void)
 
 static char *folder_of(const char *path);
 
+/*
+ * What tells one [[agents]] (or [[agents.mounts]]) from another, so that
+ * their comments follow them when another one is added or removed.
+ */
+static const char *const comment_identity_keys[] = { "user_name", "source", NULL };
+
 /* ---- reading ---- */
 
 struct schema {
@@ -386,6 +392,7 @@ int config_parse(struct config *cfg, const char *path, const char *text, size_t 
 		return -1;
 	}
 	toml_table_free(root);
+	cfg->comments = toml_comments_collect(text, len, comment_identity_keys);
 	return 0;
 }
 
@@ -495,6 +502,18 @@ static void write_agent_made_with(struct strbuf *sb, const struct agent *a)
 		write_kv_string(sb, "entrypoint_source_sha256", a->entrypoint_source_sha256);
 }
 
+/* The reference tool drops comments at its first write; we put them back where they were. */
+static char *with_comments(const struct config *cfg, char *text)
+{
+	char *commented;
+
+	if (!cfg->comments)
+		return text;
+	commented = toml_comments_apply(cfg->comments, text, comment_identity_keys);
+	free(text);
+	return commented;
+}
+
 /*
  * The reference writer's layout: top-level keys and a blank line, then each
  * agent followed by a blank line, with the trailing blank line dropped. Its
@@ -545,7 +564,7 @@ char *config_format(const struct config *cfg)
 		sb.len--;
 	strbuf_grow(&sb, 0);
 	sb.buf[sb.len] = '\0';
-	return config_detach(&sb);
+	return with_comments(cfg, config_detach(&sb));
 }
 
 /* mkdir -p, new folders private: ~/.config holds more than our file. */
@@ -831,5 +850,6 @@ void config_release(struct config *cfg)
 		agent_release(&cfg->agents[n]);
 	free(cfg->agents);
 	toml_table_free(cfg->unknown);
+	toml_comments_free(cfg->comments);
 	memset(cfg, 0, sizeof(*cfg));
 }

@@ -14,6 +14,7 @@
 #include <sys/types.h>
 
 struct toml_table; /* keys we do not know, kept for the rewrite (toml.h) */
+struct toml_comments;
 
 struct mount_spec {
 	char *source;
@@ -53,6 +54,8 @@ struct config {
 	struct agent *agents;
 	size_t nr_agents;
 	struct toml_table *unknown;
+	/* The file's comments, put back at their keys when it is written (toml.h). */
+	struct toml_comments *comments;
 };
 
 #define ENTRYPOINT_SHA256_UNKNOWN "<unknown>"
