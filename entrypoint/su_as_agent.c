@@ -357,6 +357,22 @@ static void fail(int code, const char *fmt, ...)
 	_exit(code);
 }
 
+/* A failure, with a second line that says what to do about it. */
+__attribute__((noreturn, format(printf, 2, 3)))
+static void fail_with_hint(const char *hint, const char *fmt, ...)
+{
+	char buf[1024];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	say(fmt, ap);
+	va_end(ap);
+	n = snprintf(buf, sizeof(buf), "hint: %s\n", hint);
+	(void)!write(STDERR_FILENO, buf, n < (int)sizeof(buf) ? (size_t)n : sizeof(buf) - 1);
+	_exit(SU_EXIT_SELF);
+}
+
 #define die(...) fail(SU_EXIT_SELF, "entrypoint: " __VA_ARGS__)
 #define die_errno(fmt, ...) fail(SU_EXIT_SELF, "entrypoint: " fmt ": %s", ##__VA_ARGS__, strerror(errno))
 
@@ -680,6 +696,27 @@ static void bind_by_fd(int src_fd, int dst_fd, int dst_parent, const char *dst_n
 }
 
 /*
+ * A folder cannot be mounted on a file, nor a file on a folder; the kernel
+ * says only EINVAL. The agent can put either in the way of a share, so name
+ * the share and the command that removes it.
+ */
+static void check_share_types(const struct su_mount *m, int src_fd, int dst_fd)
+{
+	char hint[PATH_MAX + 128];
+	struct stat src, dst;
+
+	if (fstat(src_fd, &src) < 0 || fstat(dst_fd, &dst) < 0)
+		die_errno("cannot stat '%s'", m->target);
+	if (S_ISDIR(src.st_mode) == S_ISDIR(dst.st_mode))
+		return;
+	snprintf(hint, sizeof(hint), "move the agent's %s '%s' away, or remove the share: au mount remove -a %s %s",
+		 S_ISDIR(dst.st_mode) ? "folder" : "file", m->target, AGENT_NAME, m->source);
+	fail_with_hint(hint, "entrypoint: cannot share '%s' at '%s': the source is a %s and the target a %s",
+		       m->source, m->target, S_ISDIR(src.st_mode) ? "folder" : "file",
+		       S_ISDIR(dst.st_mode) ? "folder" : "file");
+}
+
+/*
  * The agent's view: a private copy of the mount table, with the shared
  * folders bound in and the protected paths made read-only. Only this
  * process's new namespace changes; the human's stays as it was.
@@ -731,6 +768,7 @@ static void setup_mounts(const struct su_request *req)
 		dst = su_open_path(m->target, true, S_ISREG(st.st_mode), &parent, &name);
 		if (dst < 0)
 			die_errno("cannot open mount target '%s'", m->target);
+		check_share_types(m, src_fds[i], dst);
 		bind_by_fd(src_fds[i], dst, parent, name, m->read_only, m->target);
 		close(dst);
 		close(parent);

@@ -190,3 +190,46 @@ new_agent() {
 	assert_line "\$ rm -rf -- $tmpdir"
 	assert [ ! -e "$tmpdir" ]
 }
+
+# --- item 3: a folder shared onto a file ------------------------------------------------
+
+@test "a folder shared onto a file is refused at mount add; one the agent puts in the way later is named with its fix" {
+	new_agent
+	as_human mkdir project
+	# au new left a README.md in the agent's home.
+	run --separate-stderr as_human au mount add project /home/agent/README.md
+	assert_failure 1
+	assert_regex "$stderr" "'/home/agent/README.md' is a file in the agent's home, and '$home/project' a folder: one cannot be mounted on the other"
+	run --separate-stderr as_human au mount list
+	assert_output "No mounts for agent agent."
+
+	as_human au mount add project >/dev/null
+	# The agent puts a file where the share goes.
+	su agent -s /bin/sh -c 'rm -rf /home/agent/project && echo x >/home/agent/project' </dev/null
+	run --separate-stderr as_human au run --no-login true
+	assert_failure 125
+	assert_regex "$stderr" "cannot share '$home/project' at '/home/agent/project': the source is a folder and the target a file"
+	assert_regex "$stderr" "hint: .*au mount remove -a agent $home/project"
+	run --separate-stderr as_human au info
+	assert_failure 1
+	assert_line --regexp "broken +share $home/project: the target is a file, the source a folder: .*au mount remove -a agent $home/project"
+}
+
+# --- item 16: au info says what au run would refuse ---------------------------------------
+
+@test "au info reports a share whose source became a symlink, which au run refuses" {
+	new_agent
+	as_human mkdir project
+	as_human au mount add project >/dev/null
+	run --separate-stderr as_human au info
+	assert_success
+	assert_line --regexp "ok +share $home/project"
+
+	as_human sh -c 'mv project project.real && ln -s project.real project'
+	run --separate-stderr as_human au run --no-login true
+	assert_failure 125
+	run --separate-stderr as_human au info
+	assert_failure 1
+	assert_line --regexp "broken +share $home/project: '$home/project' is a symlink, which au run refuses to follow: au run refuses to start; 'au mount remove -a agent $home/project' removes it"
+	refute_output --partial "Healthy."
+}
