@@ -13,8 +13,8 @@
  *
  * Protocol (argv, built by au run; parsed by su_parse_args, which a fuzzer
  * calls without root):
- *   su_as_agent au1 [-e NAME]... [-r|-w SOURCE TARGET]... [-p|-g PATH]...
- *               [-d DIR] [-k] [-c] -- COMMAND [ARG]...
+ *   su_as_agent au2 [-e NAME]... [-r|-w SOURCE TARGET]... [-p|-g PATH]...
+ *               [-d DIR] [-k] [-c] [-j] -- COMMAND [ARG]...
  *   -e NAME   pass the variable NAME from our environment to the agent
  *   -r / -w   bind SOURCE (under the human's home) read-only / read-write on
  *             TARGET (under the agent's home), in the order given
@@ -25,6 +25,10 @@
  *   -d DIR    working directory of the command (the agent's home otherwise)
  *   -k        keep the agent's other processes when the command exits
  *   -c        report on fd 3, the report channel (see SU_REPORT_FD)
+ *   -j        job control: the command is the foreground job of the terminal
+ *             on fds 0 to 2 (a pty of au's); when it stops (Ctrl-Z), this
+ *             program stops too, so that its caller sees the stop, and when
+ *             this program is continued, so is the command
  *
  * Exit status: the command's (128+N for signal N), 125 for a failure of this
  * program, 126 when the command cannot run, 127 when it is not found.
@@ -38,7 +42,7 @@
 #define SU_AS_AGENT_PROTOCOL_H
 
 /* argv[1]: the protocol's version. A new option or meaning is a new version. */
-#define SU_PROTOCOL "au1"
+#define SU_PROTOCOL "au2"
 
 #define SU_OPT_ENV "-e"          /* NAME */
 #define SU_OPT_MOUNT_RO "-r"     /* SOURCE TARGET */
@@ -48,6 +52,7 @@
 #define SU_OPT_DIRECTORY "-d"    /* DIR */
 #define SU_OPT_KEEP_RUNNING "-k"
 #define SU_OPT_REPORT "-c"       /* fd SU_REPORT_FD is the report channel */
+#define SU_OPT_JOB_CONTROL "-j"  /* stops of the command go up to the caller */
 #define SU_OPT_END "--"          /* COMMAND [ARG]... follow */
 
 #define SU_MAX_MOUNTS 64
@@ -185,6 +190,7 @@ struct su_request {
 	const char *directory;
 	bool keep_running;
 	bool report; /* -c: report on SU_REPORT_FD */
+	bool job_control; /* -j: the command's stops go up to the caller */
 	char *const *command; /* NULL-terminated, at least one entry */
 };
 
@@ -316,6 +322,8 @@ int su_parse_args(int argc, char *const argv[], struct su_request *req, const ch
 			req->keep_running = true;
 		} else if (!strcmp(opt, SU_OPT_REPORT)) {
 			req->report = true;
+		} else if (!strcmp(opt, SU_OPT_JOB_CONTROL)) {
+			req->job_control = true;
 		} else {
 			*why = "unknown option";
 			return -1;
@@ -860,27 +868,74 @@ static void drop_privileges(void)
 
 /* --- the command --------------------------------------------------------- */
 
+/* With -j: the pty (one of fds 0 to 2) that init made its session's terminal; -1 without. */
+static int job_tty = -1;
+
+/*
+ * With -j, init (already the leader of a session of its own, as the agent)
+ * takes the first terminal of fds 0 to 2 as its session's controlling
+ * terminal. It can only be au's fresh pty: the human's terminal belongs to
+ * the human's session, and TIOCSCTTY fails on a terminal that does. Without
+ * one, there is no job control, and the command gets a session of its own.
+ */
+static void take_terminal(const struct su_request *req)
+{
+	if (!req->job_control)
+		return;
+	for (int fd = 0; fd < 3; fd++) {
+		if (isatty(fd)) {
+			if (ioctl(fd, TIOCSCTTY, 0) == 0)
+				job_tty = fd;
+			return;
+		}
+	}
+}
+
+/*
+ * The command's own process group in init's session, and the terminal's
+ * foreground job. Its parent, init, is in the same session but in another
+ * group, so the group is not orphaned, and Ctrl-Z stops it: the kernel
+ * drops job control signals sent to an orphaned group, which a command in
+ * a session of its own is (POSIX; kernel/signal.c, get_signal()).
+ */
+static void become_foreground_job(void)
+{
+	sigset_t ttou;
+
+	/* tcsetpgrp() from a background group sends it SIGTTOU, unless blocked. */
+	sigemptyset(&ttou);
+	sigaddset(&ttou, SIGTTOU);
+	sigprocmask(SIG_BLOCK, &ttou, NULL);
+	if (setpgid(0, 0) < 0 || tcsetpgrp(job_tty, getpid()) < 0)
+		die_errno("cannot make the command the terminal's foreground job");
+}
+
 __attribute__((noreturn))
 static void exec_command(const struct su_request *req)
 {
 	extern char **environ;
 	sigset_t none;
 
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	/*
-	 * A session of its own. If au gave us a fresh pty, it becomes the
-	 * controlling terminal; the human's terminal never can (TIOCSCTTY
-	 * fails on a terminal that already belongs to a session).
-	 */
-	if (setsid() < 0)
-		die_errno("cannot create a session");
-	for (int fd = 0; fd < 3; fd++) {
-		if (isatty(fd)) {
-			ioctl(fd, TIOCSCTTY, 0);
-			break;
+	if (job_tty >= 0) {
+		become_foreground_job();
+	} else {
+		/*
+		 * A session of its own. If au gave us a fresh pty, it becomes
+		 * the controlling terminal; the human's terminal never can
+		 * (TIOCSCTTY fails on a terminal that already belongs to a
+		 * session).
+		 */
+		if (setsid() < 0)
+			die_errno("cannot create a session");
+		for (int fd = 0; fd < 3; fd++) {
+			if (isatty(fd)) {
+				ioctl(fd, TIOCSCTTY, 0);
+				break;
+			}
 		}
 	}
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
 	environ = agent_env;
 	execvp(req->command[0], req->command);
 	if (errno == ENOENT)
@@ -963,7 +1018,8 @@ static void run_init(const struct su_request *req, int ctl_fd, int status_fd)
 		if (pfd[1].revents) {
 			ssize_t n = read(ctl_fd, &sig, 1);
 			if (n == 1 && !child_done) {
-				kill(child, sig);
+				/* A stopped job is continued whole, as a shell's fg does. */
+				kill(sig == SIGCONT && job_tty >= 0 ? -child : child, sig);
 			} else if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN)) {
 				/* The outer side is gone: nobody waits for us. */
 				if (!child_done || !req->keep_running)
@@ -975,7 +1031,13 @@ static void run_init(const struct su_request *req, int ctl_fd, int status_fd)
 		    si.ssi_signo != SIGCHLD && !child_done)
 			kill(child, (int)si.ssi_signo);
 
-		while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		while ((pid = waitpid(-1, &status, WNOHANG | (job_tty >= 0 ? WUNTRACED : 0))) > 0) {
+			if (WIFSTOPPED(status)) {
+				/* The command's job stopped: tell the outer side, which stops too. */
+				if (pid == child && !child_done)
+					(void)!write(status_fd, &status, sizeof(status));
+				continue;
+			}
 			if (pid == child && !child_done) {
 				child_done = true;
 				code = status_to_code(status);
@@ -1059,6 +1121,8 @@ static pid_t spawn_init(const struct su_request *req, struct init_pipes *p)
 	/* Leave the caller's session: its terminal is never ours to open. */
 	if (setsid() < 0)
 		die_errno("cannot create a session");
+	/* Before run_init() lets go of fds 0 to 2. */
+	take_terminal(req);
 	if (chdir(req->directory ? req->directory : AGENT_HOME) < 0)
 		die_errno("cannot change directory to '%s'", req->directory ? req->directory : AGENT_HOME);
 	run_init(req, p->ctl[0], p->status[1]);
@@ -1100,9 +1164,20 @@ static int wait_for_command(const struct su_request *req, pid_t init, int status
 	int status;
 	ssize_t n;
 
-	do
-		n = read(status_fd, &status, sizeof(status));
-	while (n < 0 && errno == EINTR);
+	for (;;) {
+		do
+			n = read(status_fd, &status, sizeof(status));
+		while (n < 0 && errno == EINTR);
+		if (n != sizeof(status) || !WIFSTOPPED(status) || !req->job_control)
+			break;
+		/*
+		 * -j: the command stopped (Ctrl-Z). Stop, so that au sees it
+		 * and gives the human's shell back; whoever continues us (the
+		 * shell's fg, through au) continues the command.
+		 */
+		raise(SIGSTOP);
+		forward_to_init(SIGCONT);
+	}
 	if (n == sizeof(status)) {
 		if (!req->keep_running) {
 			while (waitpid(init, NULL, 0) < 0 && errno == EINTR)

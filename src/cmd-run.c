@@ -528,6 +528,8 @@ static void build_request(struct run *r, const struct config *cfg, int argc, cha
 	}
 	r->req.directory = r->opts.directory ? agent_directory(r, r->opts.directory) : detect_directory(r->agent);
 	r->req.keep_running = r->opts.keep_running;
+	/* On au's pty, Ctrl-Z stops the agent's job, then the entrypoint, then au (term.c). */
+	r->req.job_control = term_needs_pty();
 	add_command(r, argc, argv);
 	ep_request_to_argv(&r->req, &r->argv);
 }

@@ -48,6 +48,7 @@ struct ep_request {
 	char *directory; /* NULL: the agent's home */
 	bool keep_running;
 	bool report; /* the caller passes the report channel as SU_REPORT_FD */
+	bool job_control; /* the command's stops stop the entrypoint: au relays a terminal */
 	struct strvec command; /* at least one word */
 };
 

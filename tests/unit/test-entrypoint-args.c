@@ -40,7 +40,7 @@
 
 #define MAX_WORDS 4200
 
-/* An argv under construction: "su_as_agent au1" then what a test adds. */
+/* An argv under construction: "su_as_agent SU_PROTOCOL" then what a test adds. */
 struct words {
 	char *v[MAX_WORDS + 1];
 	int n;
@@ -50,7 +50,7 @@ static void words_init(struct words *w)
 {
 	w->n = 0;
 	w->v[w->n++] = (char *)"su_as_agent";
-	w->v[w->n++] = (char *)"au1";
+	w->v[w->n++] = (char *)SU_PROTOCOL;
 	w->v[w->n] = NULL;
 }
 
@@ -69,7 +69,7 @@ static void words_addv(struct words *w, const char *const *s)
 
 static struct su_request req;
 
-/* Parses "su_as_agent au1 WORDS... (NULL)". */
+/* Parses "su_as_agent SU_PROTOCOL WORDS... (NULL)". */
 static int parse(const char *const *words, const char **why)
 {
 	struct words w;
@@ -102,9 +102,9 @@ static void assert_refused(const char *const *words, const char *why_part)
 		strbuf_addf(&shown, " [%s]", e);
 	}
 	if (parse(words, &why) == 0)
-		fail_msg("accepted: au1%s", strbuf_str(&shown));
+		fail_msg("accepted: " SU_PROTOCOL "%s", strbuf_str(&shown));
 	if (!why || !strstr(why, why_part))
-		fail_msg("refused 'au1%s' with '%s', expected a reason with '%s'",
+		fail_msg("refused '" SU_PROTOCOL "%s' with '%s', expected a reason with '%s'",
 			 strbuf_str(&shown), why ? why : "(null)", why_part);
 }
 
@@ -163,7 +163,9 @@ static void test_a_second_parse_starts_clean(void **state)
 
 static void test_protocol_word_required(void **state)
 {
-	static const char *const wrong[] = { "au2", "au", "AU1", "au1 ", " au1", "au10", "", "--", "-k" };
+	/* The one before, and near misses of this one. */
+	static const char *const wrong[] = { "au1", "au", "AU2", SU_PROTOCOL " ", " " SU_PROTOCOL,
+					     SU_PROTOCOL "0", "", "--", "-k" };
 	const char *why = NULL;
 
 	for (size_t i = 0; i < ARRAY_SIZE(wrong); i++) {
@@ -186,7 +188,7 @@ static void test_argc_zero_and_one(void **state)
 	/* pkexec CVE-2021-4034: argv can be empty. */
 	char *none[] = { NULL };
 	char *only[] = { (char *)"su_as_agent", NULL };
-	char *just_protocol[] = { (char *)"su_as_agent", (char *)"au1", NULL };
+	char *just_protocol[] = { (char *)"su_as_agent", (char *)SU_PROTOCOL, NULL };
 	const char *why = NULL;
 
 	assert_int_equal(su_parse_args(0, none, &req, &why), -1);
@@ -234,7 +236,7 @@ static void test_unknown_options(void **state)
 {
 	static const char *const opts[] = {
 		"-x", "-E", "-R", "-K", "--keep", "-", "---", "-rw", "-kk", "-e=PATH", "-eTERM",
-		"-r/home/alice/a", "-dd", "au1", "/home/agent", "-\x01", "-e ",
+		"-r/home/alice/a", "-dd", SU_PROTOCOL, "/home/agent", "-\x01", "-e ", "-jj", "-J",
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(opts); i++) {
@@ -517,10 +519,10 @@ static int parse_in_child(int argc, char *argv[])
 
 static void test_null_where_checked(void **state)
 {
-	char *as_option[] = { (char *)"su", (char *)"au1", NULL, (char *)"--", (char *)"bash", NULL };
+	char *as_option[] = { (char *)"su", (char *)SU_PROTOCOL, NULL, (char *)"--", (char *)"bash", NULL };
 	char *as_protocol[] = { (char *)"su", NULL, (char *)"--", (char *)"bash", NULL };
-	char *as_dir[] = { (char *)"su", (char *)"au1", (char *)"-d", NULL, (char *)"--", (char *)"bash", NULL };
-	char *as_command[] = { (char *)"su", (char *)"au1", (char *)"--", NULL, (char *)"x", NULL };
+	char *as_dir[] = { (char *)"su", (char *)SU_PROTOCOL, (char *)"-d", NULL, (char *)"--", (char *)"bash", NULL };
+	char *as_command[] = { (char *)"su", (char *)SU_PROTOCOL, (char *)"--", NULL, (char *)"x", NULL };
 
 	assert_int_equal(parse_in_child(5, as_option), 1);
 	assert_int_equal(parse_in_child(4, as_protocol), 1);
@@ -538,12 +540,12 @@ static void test_null_where_checked(void **state)
  */
 static void test_null_after_an_option(void **state)
 {
-	char *e[] = { (char *)"su", (char *)"au1", (char *)"-e", NULL, (char *)"--", (char *)"bash", NULL };
-	char *r_src[] = { (char *)"su", (char *)"au1", (char *)"-r", NULL, (char *)"/home/agent/a",
+	char *e[] = { (char *)"su", (char *)SU_PROTOCOL, (char *)"-e", NULL, (char *)"--", (char *)"bash", NULL };
+	char *r_src[] = { (char *)"su", (char *)SU_PROTOCOL, (char *)"-r", NULL, (char *)"/home/agent/a",
 			  (char *)"--", (char *)"bash", NULL };
-	char *w_dst[] = { (char *)"su", (char *)"au1", (char *)"-w", (char *)"/home/alice/a", NULL,
+	char *w_dst[] = { (char *)"su", (char *)SU_PROTOCOL, (char *)"-w", (char *)"/home/alice/a", NULL,
 			  (char *)"--", (char *)"bash", NULL };
-	char *p[] = { (char *)"su", (char *)"au1", (char *)"-p", NULL, (char *)"--", (char *)"bash", NULL };
+	char *p[] = { (char *)"su", (char *)SU_PROTOCOL, (char *)"-p", NULL, (char *)"--", (char *)"bash", NULL };
 	struct {
 		const char *what;
 		int argc;
@@ -582,7 +584,7 @@ static uint64_t rng(void)
 }
 
 static const char *const tokens[] = {
-	"au1", "--", "-e", "-r", "-w", "-p", "-g", "-d", "-k", "-", "-x", "", "bash", "/bin/sh",
+	SU_PROTOCOL, "--", "-e", "-j", "-r", "-w", "-p", "-g", "-d", "-k", "-", "-x", "", "bash", "/bin/sh",
 	"PATH", "TERM", "A=B", "1A", "_", "/", ".", "..", "/home/alice", "/home/agent",
 	"/home/alice/src", "/home/agent/src", "/home/alice/", "/home/agent/", "/home/alicex/a",
 	"/home/agentx/a", "/home/alice/../x", "/home/agent/../../etc", "/home/agent/.",
@@ -654,7 +656,7 @@ static void test_mutation_run(void **state)
 		strbuf_reset(&in);
 		/* Mostly the right protocol word: the parser's body is the target. */
 		if (rng() % 16)
-			strbuf_add(&in, "au1", 4);
+			strbuf_add(&in, SU_PROTOCOL, sizeof(SU_PROTOCOL));
 		for (size_t i = 0; i < nr; i++) {
 			/* Mostly an option with arguments of the right shape. */
 			if (rng() % 8) {

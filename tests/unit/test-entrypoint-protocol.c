@@ -62,6 +62,7 @@ static void test_command_only(void **state)
 	assert_null(parsed.directory);
 	assert_false(parsed.keep_running);
 	assert_false(parsed.report);
+	assert_false(parsed.job_control);
 	assert_string_equal(parsed.command[0], "true");
 	assert_null(parsed.command[1]);
 }
@@ -88,6 +89,7 @@ static void test_everything(void **state)
 	req.directory = xstrdup("/home/agent/p/sub");
 	req.keep_running = true;
 	req.report = true;
+	req.job_control = true;
 	strvec_pushv(&req.command, command);
 
 	assert_int_equal(round_trip(&req, &argv, &why), 0);
@@ -119,6 +121,7 @@ static void test_everything(void **state)
 	assert_string_equal(parsed.directory, "/home/agent/p/sub");
 	assert_true(parsed.keep_running);
 	assert_true(parsed.report);
+	assert_true(parsed.job_control);
 	/* Words after the end of options are the command's, whatever they look like. */
 	for (i = 0; command[i]; i++)
 		assert_string_equal(parsed.command[i], command[i]);
