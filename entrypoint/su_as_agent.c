@@ -653,10 +653,23 @@ static int sys_mount_setattr(int fd, const char *path, unsigned flags, struct mo
 }
 
 /*
+ * A call of the new mount API that the kernel lacks (ENOSYS: open_tree and
+ * move_mount came in Linux 5.2, mount_setattr in 5.12), or that a seccomp
+ * policy refuses without knowing it (EPERM, as container runtimes answer).
+ * The legacy path does the same by /proc/self/fd and is no less strict: a
+ * real refusal meets it there too.
+ */
+static bool new_mount_api_missing(int err)
+{
+	return err == ENOSYS || err == EPERM;
+}
+
+/*
  * Binds the object open at src_fd onto the object open at dst_fd, as a new
  * mount with nosuid, nodev (and rdonly), all by fd: the new mount API never
- * sees a path string. On kernels without it, fall back to /proc/self/fd
- * magic links, which name the opened objects just as exactly.
+ * sees a path string. On kernels without it (or without mount_setattr, before
+ * 5.12), fall back to /proc/self/fd magic links, which name the opened
+ * objects just as exactly.
  */
 static void bind_by_fd(int src_fd, int dst_fd, int dst_parent, const char *dst_name,
 		       bool read_only, const char *what)
@@ -670,16 +683,22 @@ static void bind_by_fd(int src_fd, int dst_fd, int dst_parent, const char *dst_n
 	attr.attr_set = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | (read_only ? MOUNT_ATTR_RDONLY : 0);
 	attr.propagation = MS_PRIVATE;
 	tree = sys_open_tree(src_fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
-	if (tree >= 0) {
-		if (sys_mount_setattr(tree, "", AT_EMPTY_PATH, &attr) < 0)
-			die_errno("cannot set mount flags for '%s'", what);
-		if (sys_move_mount(tree, "", dst_fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
-			die_errno("cannot mount '%s'", what);
-		close(tree);
-		return;
-	}
-	if (errno != ENOSYS)
+	if (tree < 0 && !new_mount_api_missing(errno))
 		die_errno("cannot clone '%s'", what);
+	if (tree >= 0) {
+		if (sys_mount_setattr(tree, "", AT_EMPTY_PATH, &attr) < 0) {
+			if (!new_mount_api_missing(errno))
+				die_errno("cannot set mount flags for '%s'", what);
+		} else if (sys_move_mount(tree, "", dst_fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0) {
+			if (!new_mount_api_missing(errno))
+				die_errno("cannot mount '%s'", what);
+		} else {
+			close(tree);
+			return;
+		}
+		/* Why this is safe: the detached copy, never attached, goes with its last fd. */
+		close(tree);
+	}
 
 	/* Legacy path: bind, then remount the new mount with its flags. */
 	snprintf(from, sizeof(from), "/proc/self/fd/%d", src_fd);
@@ -692,7 +711,7 @@ static void bind_by_fd(int src_fd, int dst_fd, int dst_parent, const char *dst_n
 	 * inode as the source) before touching it.
 	 */
 	if (dst_parent < 0)
-		die("cannot remount '%s' on this kernel", what);
+		die("cannot remount '%s' on this kernel: binding by fd needs Linux 5.12", what);
 	fresh = openat(dst_parent, dst_name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 	if (fresh < 0 || fstat(fresh, &new_st) < 0 || fstat(src_fd, &src_st) < 0 ||
 	    new_st.st_dev != src_st.st_dev || new_st.st_ino != src_st.st_ino)

@@ -59,10 +59,11 @@ static int open_slave(int master_fd)
 
 	/*
 	 * TIOCGPTPEER (Linux 4.13) opens the slave of this very master, with
-	 * no lookup of a /dev/pts path in between.
+	 * no lookup of a /dev/pts path in between. Older kernels say ENOTTY
+	 * (or EINVAL); a seccomp policy that does not know it, EPERM.
 	 */
 	fd = ioctl(master_fd, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
-	if (fd >= 0 || (errno != EINVAL && errno != ENOTTY))
+	if (fd >= 0 || (errno != EINVAL && errno != ENOTTY && errno != EPERM))
 		return fd;
 	errno = ptsname_r(master_fd, name, sizeof(name));
 	if (errno)
