@@ -252,7 +252,7 @@ int su_parse_args(int argc, char *const argv[], struct su_request *req, const ch
 	memset(req, 0, sizeof(*req));
 	*why = NULL;
 	if (argc < 2 || !argv[1] || strcmp(argv[1], SU_PROTOCOL) != 0) {
-		*why = "protocol mismatch: this entrypoint speaks '" SU_PROTOCOL "' (was au upgraded? run 'au new' again)";
+		*why = "protocol mismatch: this entrypoint speaks '" SU_PROTOCOL "' (was au upgraded? run 'au repair --all')";
 		return -1;
 	}
 	for (; i < argc; i++) {

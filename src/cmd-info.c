@@ -166,10 +166,14 @@ static void print_identity(const struct agent *a, const struct agent_user *u)
 	printf("Agent:       %s%s\n", a->user_name, strcmp(a->user_name, DEFAULT_AGENT) ? "" : " (default)");
 	if (u->user_exists)
 		printf("User:        %s (uid %u)\n", a->user_name, (unsigned)u->uid);
+	else if (a->has_uid)
+		printf("User:        %s (missing; it had uid %u)\n", a->user_name, (unsigned)a->uid);
 	else
 		printf("User:        %s (missing)\n", a->user_name);
 	if (u->group_exists)
 		printf("Group:       %s (gid %u)\n", a->group, (unsigned)u->gid);
+	else if (a->has_gid)
+		printf("Group:       %s (missing; it had gid %u)\n", a->group, (unsigned)a->gid);
 	else
 		printf("Group:       %s (missing)\n", a->group);
 	printf("Home:        %s\n", u->home);
@@ -334,6 +338,15 @@ static void check_shares(struct health *h, const struct agent *a, const struct a
 	}
 }
 
+/* A user or group of the agent's name made again by someone else is not the agent's. */
+static void check_same_ids(struct health *h, const struct agent *a, const struct agent_user *u)
+{
+	autostrbuf struct strbuf why = STRBUF_INIT;
+
+	if (!agent_user_is_the_agents(a, u, &why) || !agent_group_is_the_agents(a, u, &why))
+		check(h, false, "%s", why.buf);
+}
+
 /* Each piece that au run and the shares need; returns how many are broken. */
 static int check_health(const struct agent *a, const struct agent_user *u, const struct human *hu)
 {
@@ -345,6 +358,7 @@ static int check_health(const struct agent *a, const struct agent_user *u, const
 	check(&h, a->bootstrapped, "set up completely (bootstrapped)");
 	check(&h, u->user_exists, "user '%s' exists", a->user_name);
 	check(&h, u->group_exists, "group '%s' exists", a->group);
+	check_same_ids(&h, a, u);
 	check(&h, human_in_group_db(hu, a->group), "you (%s) are in group '%s'", hu->name, a->group);
 	if (u->group_exists && process_has_gid(u->gid))
 		check(&h, true, "this session has group '%s'", a->group);

@@ -262,7 +262,6 @@ static int rebuild(struct repair *r, struct config *cfg, const struct human *hu,
 		.name = r->name, .group = r->group, .uid = r->user.uid, .gid = r->user.gid, .home = r->home,
 		.shell = r->user.shell, .caller_uid = hu->uid, .caller_home = hu->home_real, .tmpdir = tmpdir,
 	};
-	int rc = 0;
 
 	if (r->join_group &&
 	    run_command((const char *const[]){ "usermod", "--append", "--groups", r->group, hu->name, NULL },
@@ -275,11 +274,17 @@ static int rebuild(struct repair *r, struct config *cfg, const struct human *hu,
 		return error("repairing agent '%s' failed at step '%s': %s", r->name, step, why.buf);
 	}
 	entrypoint_build_tmpdir_remove(tmpdir);
+	/*
+	 * The old one goes before the config forgets it: if it cannot, the
+	 * config still names it, au run still refuses it, and the next au
+	 * repair tries again.
+	 */
+	if (r->old_entrypoint && remove_old_entrypoint(r) < 0)
+		return error("agent '%s' keeps its old entrypoint until it is removed: run 'au repair -a %s' "
+			     "again then", r->name, r->name);
 	record(r, cfg, hex);
-	if (r->old_entrypoint)
-		rc = remove_old_entrypoint(r);
 	printf("Repaired agent %s: a new entrypoint, as %s\n", r->name, r->reasons.buf);
-	return rc;
+	return 0;
 }
 
 /* One agent: 0 when it is (now) as it should be, -1 when not. source is loaded on first need. */

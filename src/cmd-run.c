@@ -351,15 +351,15 @@ static void check_agent_ready(struct run *r)
 		     a->user_name);
 		exit(EXIT_FAIL);
 	}
-	/* An entrypoint that misses what this au's fixes: never run it. */
-	if (!entrypoint_up_to_date(a, &why)) {
-		error("refusing to run agent '%s': %s", a->user_name, why.buf);
-		hint("run 'au repair -a %s' to build it again (or 'au repair --all' for every agent)", a->user_name);
-		exit(EXIT_FAIL);
-	}
 	agent_user_load(&r->user, a->user_name, a->group);
 	if (!r->user.user_exists || !r->user.group_exists) {
 		error("the %s of agent '%s' does not exist", r->user.user_exists ? "group" : "user", a->user_name);
+		hint("run 'au info -a %s' to see what is broken", a->user_name);
+		exit(EXIT_FAIL);
+	}
+	/* The entrypoint would become the uid it was built with: whoever has it now. */
+	if (!agent_user_is_the_agents(a, &r->user, &why) || !agent_group_is_the_agents(a, &r->user, &why)) {
+		error("refusing to run agent '%s': %s", a->user_name, why.buf);
 		hint("run 'au info -a %s' to see what is broken", a->user_name);
 		exit(EXIT_FAIL);
 	}
@@ -378,6 +378,16 @@ static int open_entrypoint(struct run *r, struct au_ctx *ctx, int argc, char **a
 	bool unreadable;
 	int fd = entrypoint_open_verified(a, r->user.gid, &why, &unreadable);
 
+	/*
+	 * An entrypoint that misses what this au's fixes is never run, even
+	 * when it checks out: after the checks, whose reasons are more precise.
+	 */
+	if (fd >= 0 && !entrypoint_up_to_date(a, &why)) {
+		close(fd);
+		error("refusing to run agent '%s': %s", a->user_name, why.buf);
+		hint("run 'au repair -a %s' to build it again (or 'au repair --all' for every agent)", a->user_name);
+		exit(EXIT_FAIL);
+	}
 	if (fd >= 0)
 		return fd;
 	human_load(&human);

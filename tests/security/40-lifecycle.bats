@@ -141,12 +141,20 @@ plant_secret() {
 	assert_output ""
 }
 
-@test "a user of the agent's name made again by someone else is not deleted by au delete" {
+@test "a user of the agent's name made again by someone else is not run as, nor deleted by au delete" {
 	new_agent
 	local uid
 	uid=$(id -u agent)
 	userdel agent
 	useradd --uid $((uid + 100)) --no-create-home --gid su-as-agent agent
+
+	# The entrypoint would switch to the old uid, whoever has it now.
+	run --separate-stderr as_human au run --no-login id -u
+	assert_failure 1
+	assert_regex "$stderr" "refusing to run agent 'agent': user 'agent' now has uid $((uid + 100)), but the agent was made with uid $uid"
+	run --separate-stderr as_human au info
+	assert_failure 1
+	assert_line --regexp "broken +user 'agent' now has uid $((uid + 100)), but the agent was made with uid $uid: it is another user"
 
 	run --separate-stderr as_human au delete --yes
 	assert_regex "$stderr" "user 'agent' now has uid $((uid + 100)), but the agent was made with uid $uid: it is another user"
