@@ -45,6 +45,7 @@ struct deletion {
 	gid_t gid;
 	bool user_is_other;  /* a user of that name, with another uid: not ours to delete */
 	bool group_is_other;
+	bool uid_is_others;  /* the agent's uid now belongs to another user: its processes and files too */
 	char *home;
 	bool delete_home;
 	bool user_left; /* userdel failed: the home is still in use */
@@ -88,6 +89,15 @@ static void load_ids(struct deletion *d, struct config *cfg)
 		warn("%s; leaving it alone", why.buf);
 		d->group_is_other = true;
 	}
+	if (d->has_uid) {
+		struct passwd *pw = getpwuid(d->uid);
+
+		if (pw && strcmp(pw->pw_name, d->name)) {
+			warn("uid %u of agent '%s' now belongs to user '%s': leaving that user's processes and "
+			     "files alone", (unsigned)d->uid, d->name, pw->pw_name);
+			d->uid_is_others = true;
+		}
+	}
 }
 
 /*
@@ -109,6 +119,11 @@ static bool home_removable(const struct deletion *d, const struct stat *st, stru
 	}
 	if (!S_ISDIR(st->st_mode) || st->st_uid != d->uid) {
 		strbuf_addf(why, "it is not a directory owned by the agent (uid %u)", (unsigned)d->uid);
+		return false;
+	}
+	if (d->uid_is_others) {
+		strbuf_addf(why, "its owner, uid %u, now belongs to another user", (unsigned)d->uid);
+		strbuf_addf(hint_text, "check it and remove it by hand: sudo rm -rf -- %s", d->home);
 		return false;
 	}
 	return true;
@@ -155,7 +170,7 @@ static int stop_processes(const struct deletion *d)
 {
 	autofree char *uid = NULL;
 
-	if (!d->has_uid || d->user_is_other || !agent_has_processes(d->uid))
+	if (!d->has_uid || d->user_is_other || d->uid_is_others || !agent_has_processes(d->uid))
 		return 0;
 	uid = xasprintf("%u", (unsigned)d->uid);
 	return run_command((const char *const[]){ "pkill", "--signal", "KILL", "--uid", uid, NULL }, RUN_SUDO) > 1;
@@ -416,6 +431,41 @@ static int keep_home(const struct deletion *d)
 	return 0;
 }
 
+/*
+ * What the agent left in the system's shared temporary folders (Claude Code
+ * and Codex keep session files in /tmp) would belong to the next user who
+ * gets its uid: it goes with the user. find(1) acts relative to the folders
+ * it opened and never follows a symlink; its messages are not shown, as
+ * they would print names the agent chose.
+ */
+static void remove_leftovers(const struct deletion *d)
+{
+	static const char *const shared[] = { "/tmp", "/var/tmp", "/dev/shm" };
+	autostrvec struct strvec argv = STRVEC_INIT;
+	size_t nr = 0;
+
+	if (!d->has_uid || d->user_is_other || d->uid_is_others || d->user_left)
+		return;
+	strvec_push(&argv, "find");
+	for (size_t i = 0; i < ARRAY_SIZE(shared); i++) {
+		struct stat st;
+
+		/* Only what is the system's: root's, sticky. */
+		if (lstat(shared[i], &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == 0 && (st.st_mode & S_ISVTX)) {
+			strvec_push(&argv, shared[i]);
+			nr++;
+		}
+	}
+	if (!nr)
+		return;
+	strvec_pushv(&argv, (const char *const[]){ "-xdev", "-uid", NULL });
+	strvec_pushf(&argv, "%u", (unsigned)d->uid);
+	strvec_push(&argv, "-delete");
+	if (run_command(strvec_argv(&argv), RUN_SUDO | RUN_NO_STDERR) != 0)
+		warn("some files of uid %u in the shared temporary folders could not be removed (a folder of "
+		     "the agent's holding others' files?)", (unsigned)d->uid);
+}
+
 /* A delete that could not finish leaves the agent in the config, to be run again. */
 AU_NORETURN static void unfinished(const struct deletion *d, const char *why)
 {
@@ -475,6 +525,7 @@ int cmd_delete(int argc, char **argv, struct au_ctx *ctx)
 	if (revoke_mounts(&d) || failed)
 		unfinished(&d, ": its access to your files could not all be taken back, so its user and group stay");
 	failed |= remove_user(&d);
+	remove_leftovers(&d);
 	/* Nor the group while its user still holds it. */
 	if (!d.user_left)
 		failed |= remove_group(&d);

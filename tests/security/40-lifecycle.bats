@@ -51,6 +51,8 @@ plant_secret() {
 	# Against au: delete without --delete-home, and the next agent gets the same uid.
 	new_agent
 	plant_secret
+	# Agents keep session files in the shared /tmp too (Claude Code does).
+	as_user agent 'umask 077 && echo "session-of-agent" >/tmp/au-test-agent-session'
 	local uid
 	uid=$(id -u agent)
 	run --separate-stderr as_human au delete --yes
@@ -65,6 +67,36 @@ plant_secret() {
 	assert_equal "$(stat -c '%U %a' /home/agent)" "root 700"
 	# The files are all still there, for root.
 	assert_equal "$(cat /home/agent/.codex/auth.json)" "token-of-agent"
+	# What it left in /tmp went with it.
+	assert [ ! -e /tmp/au-test-agent-session ]
+}
+
+@test "a user who got the uid of an agent removed by hand keeps its processes and files through au delete" {
+	new_agent
+	local uid
+	uid=$(id -u agent)
+	userdel agent
+	useradd --uid "$uid" --no-create-home carol
+	as_user carol 'echo mine >/tmp/au-test-carol'
+	setsid su carol -s /bin/sh -c 'exec sleep 300' </dev/null >/dev/null 2>&1 &
+	wait_for_carol() {
+		pgrep -u carol -x sleep >/dev/null
+	}
+	local tries=50
+	until wait_for_carol || ((tries-- == 0)); do sleep 0.1; done
+
+	run --separate-stderr as_human au delete --yes
+	assert_success
+	assert_regex "$stderr" "uid $uid of agent 'agent' now belongs to user 'carol': leaving that user's processes and files alone"
+	refute_output --partial "pkill"
+	refute_output --partial "find /tmp"
+	# The old agent's home does not go to carol either.
+	assert_equal "$(stat -c '%U %a' /home/agent)" "root 700"
+	run pgrep -u carol -x sleep
+	assert_success
+	assert [ -e /tmp/au-test-carol ]
+	pkill -KILL -u carol || true
+	rm -f /tmp/au-test-carol
 }
 
 @test "a new group that gets a deleted agent's gid inherits no access to the human's files, even with the group gone first" {
