@@ -14,7 +14,7 @@
  * Protocol (argv, built by au run; parsed by su_parse_args, which a fuzzer
  * calls without root):
  *   su_as_agent au2 [-e NAME]... [-r|-w SOURCE TARGET]... [-p|-g PATH]...
- *               [-d DIR] [-k] [-c] [-W] -- COMMAND [ARG]...
+ *               [-d DIR] [-k] [-c] [-W] [-j] -- COMMAND [ARG]...
  *   -e NAME   pass the variable NAME from our environment to the agent
  *   -r / -w   bind SOURCE (under the human's home) read-only / read-write on
  *             TARGET (under the agent's home), in the order given
@@ -28,6 +28,10 @@
  *   -W        watch the file systems of the read-write mounts while the
  *             command runs, and report each folder of those mounts where
  *             something changed, with the names that changed (needs -c)
+ *   -j        job control: the command is the foreground job of the terminal
+ *             on fds 0 to 2 (a pty of au's); when it stops (Ctrl-Z), this
+ *             program stops too, so that its caller sees the stop, and when
+ *             this program is continued, so is the command
  *
  * Exit status: the command's (128+N for signal N), 125 for a failure of this
  * program, 126 when the command cannot run, 127 when it is not found.
@@ -52,6 +56,7 @@
 #define SU_OPT_KEEP_RUNNING "-k"
 #define SU_OPT_REPORT "-c"       /* fd SU_REPORT_FD is the report channel */
 #define SU_OPT_WATCH "-W"        /* report changes in the read-write mounts (needs -c) */
+#define SU_OPT_JOB_CONTROL "-j"  /* stops of the command go up to the caller */
 #define SU_OPT_END "--"          /* COMMAND [ARG]... follow */
 
 #define SU_MAX_MOUNTS 64
@@ -230,6 +235,7 @@ struct su_request {
 	bool keep_running;
 	bool report; /* -c: report on SU_REPORT_FD */
 	bool watch;  /* -W: report changes in the read-write mounts */
+	bool job_control; /* -j: the command's stops go up to the caller */
 	char *const *command; /* NULL-terminated, at least one entry */
 };
 
@@ -291,7 +297,7 @@ int su_parse_args(int argc, char *const argv[], struct su_request *req, const ch
 	memset(req, 0, sizeof(*req));
 	*why = NULL;
 	if (argc < 2 || !argv[1] || strcmp(argv[1], SU_PROTOCOL) != 0) {
-		*why = "protocol mismatch: this entrypoint speaks '" SU_PROTOCOL "' (was au upgraded? run 'au new' again)";
+		*why = "protocol mismatch: this entrypoint speaks '" SU_PROTOCOL "' (was au upgraded? run 'au repair --all')";
 		return -1;
 	}
 	for (; i < argc; i++) {
@@ -359,6 +365,8 @@ int su_parse_args(int argc, char *const argv[], struct su_request *req, const ch
 			req->report = true;
 		} else if (!strcmp(opt, SU_OPT_WATCH)) {
 			req->watch = true;
+		} else if (!strcmp(opt, SU_OPT_JOB_CONTROL)) {
+			req->job_control = true;
 		} else {
 			*why = "unknown option";
 			return -1;
@@ -428,6 +436,22 @@ static void fail(int code, const char *fmt, ...)
 	say(fmt, ap);
 	va_end(ap);
 	_exit(code);
+}
+
+/* A failure, with a second line that says what to do about it. */
+__attribute__((noreturn, format(printf, 2, 3)))
+static void fail_with_hint(const char *hint, const char *fmt, ...)
+{
+	char buf[1024];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	say(fmt, ap);
+	va_end(ap);
+	n = snprintf(buf, sizeof(buf), "hint: %s\n", hint);
+	(void)!write(STDERR_FILENO, buf, n < (int)sizeof(buf) ? (size_t)n : sizeof(buf) - 1);
+	_exit(SU_EXIT_SELF);
 }
 
 #define die(...) fail(SU_EXIT_SELF, "entrypoint: " __VA_ARGS__)
@@ -725,10 +749,23 @@ static int sys_mount_setattr(int fd, const char *path, unsigned flags, struct mo
 }
 
 /*
+ * A call of the new mount API that the kernel lacks (ENOSYS: open_tree and
+ * move_mount came in Linux 5.2, mount_setattr in 5.12), or that a seccomp
+ * policy refuses without knowing it (EPERM, as container runtimes answer).
+ * The legacy path does the same by /proc/self/fd and is no less strict: a
+ * real refusal meets it there too.
+ */
+static bool new_mount_api_missing(int err)
+{
+	return err == ENOSYS || err == EPERM;
+}
+
+/*
  * Binds the object open at src_fd onto the object open at dst_fd, as a new
  * mount with nosuid, nodev (and rdonly), all by fd: the new mount API never
- * sees a path string. On kernels without it, fall back to /proc/self/fd
- * magic links, which name the opened objects just as exactly.
+ * sees a path string. On kernels without it (or without mount_setattr, before
+ * 5.12), fall back to /proc/self/fd magic links, which name the opened
+ * objects just as exactly.
  */
 static void bind_by_fd(int src_fd, int dst_fd, int dst_parent, const char *dst_name,
 		       bool read_only, const char *what)
@@ -742,16 +779,22 @@ static void bind_by_fd(int src_fd, int dst_fd, int dst_parent, const char *dst_n
 	attr.attr_set = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | (read_only ? MOUNT_ATTR_RDONLY : 0);
 	attr.propagation = MS_PRIVATE;
 	tree = sys_open_tree(src_fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
-	if (tree >= 0) {
-		if (sys_mount_setattr(tree, "", AT_EMPTY_PATH, &attr) < 0)
-			die_errno("cannot set mount flags for '%s'", what);
-		if (sys_move_mount(tree, "", dst_fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
-			die_errno("cannot mount '%s'", what);
-		close(tree);
-		return;
-	}
-	if (errno != ENOSYS)
+	if (tree < 0 && !new_mount_api_missing(errno))
 		die_errno("cannot clone '%s'", what);
+	if (tree >= 0) {
+		if (sys_mount_setattr(tree, "", AT_EMPTY_PATH, &attr) < 0) {
+			if (!new_mount_api_missing(errno))
+				die_errno("cannot set mount flags for '%s'", what);
+		} else if (sys_move_mount(tree, "", dst_fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0) {
+			if (!new_mount_api_missing(errno))
+				die_errno("cannot mount '%s'", what);
+		} else {
+			close(tree);
+			return;
+		}
+		/* Why this is safe: the detached copy, never attached, goes with its last fd. */
+		close(tree);
+	}
 
 	/* Legacy path: bind, then remount the new mount with its flags. */
 	snprintf(from, sizeof(from), "/proc/self/fd/%d", src_fd);
@@ -764,7 +807,7 @@ static void bind_by_fd(int src_fd, int dst_fd, int dst_parent, const char *dst_n
 	 * inode as the source) before touching it.
 	 */
 	if (dst_parent < 0)
-		die("cannot remount '%s' on this kernel", what);
+		die("cannot remount '%s' on this kernel: binding by fd needs Linux 5.12", what);
 	fresh = openat(dst_parent, dst_name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 	if (fresh < 0 || fstat(fresh, &new_st) < 0 || fstat(src_fd, &src_st) < 0 ||
 	    new_st.st_dev != src_st.st_dev || new_st.st_ino != src_st.st_ino)
@@ -773,6 +816,27 @@ static void bind_by_fd(int src_fd, int dst_fd, int dst_parent, const char *dst_n
 	if (mount(NULL, to, NULL, flags, NULL) < 0)
 		die_errno("cannot set mount flags for '%s'", what);
 	close(fresh);
+}
+
+/*
+ * A folder cannot be mounted on a file, nor a file on a folder; the kernel
+ * says only EINVAL. The agent can put either in the way of a share, so name
+ * the share and the command that removes it.
+ */
+static void check_share_types(const struct su_mount *m, int src_fd, int dst_fd)
+{
+	char hint[PATH_MAX + 128];
+	struct stat src, dst;
+
+	if (fstat(src_fd, &src) < 0 || fstat(dst_fd, &dst) < 0)
+		die_errno("cannot stat '%s'", m->target);
+	if (S_ISDIR(src.st_mode) == S_ISDIR(dst.st_mode))
+		return;
+	snprintf(hint, sizeof(hint), "move the agent's %s '%s' away, or remove the share: au mount remove -a %s %s",
+		 S_ISDIR(dst.st_mode) ? "folder" : "file", m->target, AGENT_NAME, m->source);
+	fail_with_hint(hint, "entrypoint: cannot share '%s' at '%s': the source is a %s and the target a %s",
+		       m->source, m->target, S_ISDIR(src.st_mode) ? "folder" : "file",
+		       S_ISDIR(dst.st_mode) ? "folder" : "file");
 }
 
 /*
@@ -829,6 +893,7 @@ static void setup_mounts(const struct su_request *req)
 		dst = su_open_path(m->target, true, S_ISREG(st.st_mode), &parent, &name);
 		if (dst < 0)
 			die_errno("cannot open mount target '%s'", m->target);
+		check_share_types(m, src_fds[i], dst);
 		bind_by_fd(src_fds[i], dst, parent, name, m->read_only, m->target);
 		close(dst);
 		close(parent);
@@ -1479,27 +1544,74 @@ static void drop_privileges(void)
 
 /* --- the command --------------------------------------------------------- */
 
+/* With -j: the pty (one of fds 0 to 2) that init made its session's terminal; -1 without. */
+static int job_tty = -1;
+
+/*
+ * With -j, init (already the leader of a session of its own, as the agent)
+ * takes the first terminal of fds 0 to 2 as its session's controlling
+ * terminal. It can only be au's fresh pty: the human's terminal belongs to
+ * the human's session, and TIOCSCTTY fails on a terminal that does. Without
+ * one, there is no job control, and the command gets a session of its own.
+ */
+static void take_terminal(const struct su_request *req)
+{
+	if (!req->job_control)
+		return;
+	for (int fd = 0; fd < 3; fd++) {
+		if (isatty(fd)) {
+			if (ioctl(fd, TIOCSCTTY, 0) == 0)
+				job_tty = fd;
+			return;
+		}
+	}
+}
+
+/*
+ * The command's own process group in init's session, and the terminal's
+ * foreground job. Its parent, init, is in the same session but in another
+ * group, so the group is not orphaned, and Ctrl-Z stops it: the kernel
+ * drops job control signals sent to an orphaned group, which a command in
+ * a session of its own is (POSIX; kernel/signal.c, get_signal()).
+ */
+static void become_foreground_job(void)
+{
+	sigset_t ttou;
+
+	/* tcsetpgrp() from a background group sends it SIGTTOU, unless blocked. */
+	sigemptyset(&ttou);
+	sigaddset(&ttou, SIGTTOU);
+	sigprocmask(SIG_BLOCK, &ttou, NULL);
+	if (setpgid(0, 0) < 0 || tcsetpgrp(job_tty, getpid()) < 0)
+		die_errno("cannot make the command the terminal's foreground job");
+}
+
 __attribute__((noreturn))
 static void exec_command(const struct su_request *req)
 {
 	extern char **environ;
 	sigset_t none;
 
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	/*
-	 * A session of its own. If au gave us a fresh pty, it becomes the
-	 * controlling terminal; the human's terminal never can (TIOCSCTTY
-	 * fails on a terminal that already belongs to a session).
-	 */
-	if (setsid() < 0)
-		die_errno("cannot create a session");
-	for (int fd = 0; fd < 3; fd++) {
-		if (isatty(fd)) {
-			ioctl(fd, TIOCSCTTY, 0);
-			break;
+	if (job_tty >= 0) {
+		become_foreground_job();
+	} else {
+		/*
+		 * A session of its own. If au gave us a fresh pty, it becomes
+		 * the controlling terminal; the human's terminal never can
+		 * (TIOCSCTTY fails on a terminal that already belongs to a
+		 * session).
+		 */
+		if (setsid() < 0)
+			die_errno("cannot create a session");
+		for (int fd = 0; fd < 3; fd++) {
+			if (isatty(fd)) {
+				ioctl(fd, TIOCSCTTY, 0);
+				break;
+			}
 		}
 	}
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
 	environ = agent_env;
 	execvp(req->command[0], req->command);
 	if (errno == ENOENT)
@@ -1582,7 +1694,8 @@ static void run_init(const struct su_request *req, int ctl_fd, int status_fd)
 		if (pfd[1].revents) {
 			ssize_t n = read(ctl_fd, &sig, 1);
 			if (n == 1 && !child_done) {
-				kill(child, sig);
+				/* A stopped job is continued whole, as a shell's fg does. */
+				kill(sig == SIGCONT && job_tty >= 0 ? -child : child, sig);
 			} else if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN)) {
 				/* The outer side is gone: nobody waits for us. */
 				if (!child_done || !req->keep_running)
@@ -1594,7 +1707,13 @@ static void run_init(const struct su_request *req, int ctl_fd, int status_fd)
 		    si.ssi_signo != SIGCHLD && !child_done)
 			kill(child, (int)si.ssi_signo);
 
-		while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		while ((pid = waitpid(-1, &status, WNOHANG | (job_tty >= 0 ? WUNTRACED : 0))) > 0) {
+			if (WIFSTOPPED(status)) {
+				/* The command's job stopped: tell the outer side, which stops too. */
+				if (pid == child && !child_done)
+					(void)!write(status_fd, &status, sizeof(status));
+				continue;
+			}
 			if (pid == child && !child_done) {
 				child_done = true;
 				code = status_to_code(status);
@@ -1679,6 +1798,8 @@ static pid_t spawn_init(const struct su_request *req, struct init_pipes *p)
 	/* Leave the caller's session: its terminal is never ours to open. */
 	if (setsid() < 0)
 		die_errno("cannot create a session");
+	/* Before run_init() lets go of fds 0 to 2. */
+	take_terminal(req);
 	if (chdir(req->directory ? req->directory : AGENT_HOME) < 0)
 		die_errno("cannot change directory to '%s'", req->directory ? req->directory : AGENT_HOME);
 	run_init(req, p->ctl[0], p->status[1]);
@@ -1725,10 +1846,22 @@ static int wait_for_command(const struct su_request *req, pid_t init, int status
 	int status;
 	ssize_t n;
 
-	watch_wait_for(status_fd);
-	do
-		n = read(status_fd, &status, sizeof(status));
-	while (n < 0 && errno == EINTR);
+	for (;;) {
+		watch_wait_for(status_fd);
+		do
+			n = read(status_fd, &status, sizeof(status));
+		while (n < 0 && errno == EINTR);
+		if (n != sizeof(status) || !WIFSTOPPED(status) || !req->job_control)
+			break;
+		/*
+		 * -j: the command stopped (Ctrl-Z). Stop, so that au sees it
+		 * and gives the human's shell back; whoever continues us (the
+		 * shell's fg, through au) continues the command. The watch
+		 * goes on for the agent's other processes once we are back.
+		 */
+		raise(SIGSTOP);
+		forward_to_init(SIGCONT);
+	}
 	if (n == sizeof(status)) {
 		if (!req->keep_running) {
 			while (waitpid(init, NULL, 0) < 0 && errno == EINTR)

@@ -2,6 +2,7 @@
 #include "agent.h"
 #include "config.h"
 #include "entrypoint.h"
+#include "entrypoint-build.h"
 #include "hash.h"
 #include "paths.h"
 #include "au-config.h"
@@ -67,6 +68,13 @@ void agent_user_release(struct agent_user *u)
 	memset(u, 0, sizeof(*u));
 }
 
+static bool agent_group_exists_for(const char *name)
+{
+	autofree char *group = xasprintf(AGENT_GROUP_PREFIX "%s", name);
+
+	return getgrnam(group) != NULL;
+}
+
 struct agent *agent_select(struct config *cfg, const char *name)
 {
 	struct agent *a;
@@ -80,7 +88,12 @@ struct agent *agent_select(struct config *cfg, const char *name)
 			error("no agent named '%s' in '%s'", shown, cfg->path);
 		else
 			error("no agents configured in '%s'", cfg->path);
-		hint("'au list' shows the agents; 'au new -a %s' creates one", shown);
+		if (valid_agent_name(name) && getpwnam(name) && agent_group_exists_for(name))
+			hint("user '%s' and group '" AGENT_GROUP_PREFIX "%s' exist on this system: if it is an agent "
+			     "whose config entry was lost, 'au repair -a %s' adopts it (then 'au delete -a %s' "
+			     "can remove it)", shown, shown, shown, shown);
+		else
+			hint("'au list' shows the agents; 'au new -a %s' creates one", shown);
 		exit(EXIT_FAIL);
 	}
 	return a;
@@ -298,12 +311,108 @@ int entrypoint_open_verified(const struct agent *a, gid_t gid, struct strbuf *wh
 	return steal_fd(&fd);
 }
 
+bool agent_record_ids(struct agent *a)
+{
+	struct passwd *pw = a->has_uid ? NULL : getpwnam(a->user_name);
+	struct group *gr = a->has_gid ? NULL : getgrnam(a->group);
+	bool changed = false;
+
+	if (pw && pw->pw_uid != 0) {
+		a->uid = pw->pw_uid;
+		a->has_uid = changed = true;
+	}
+	if (gr && gr->gr_gid != 0) {
+		a->gid = gr->gr_gid;
+		a->has_gid = changed = true;
+	}
+	return changed;
+}
+
+bool agent_user_is_the_agents(const struct agent *a, const struct agent_user *u, struct strbuf *why)
+{
+	if (!u->user_exists || !a->has_uid || u->uid == a->uid)
+		return true;
+	strbuf_addf(why, "user '%s' now has uid %u, but the agent was made with uid %u: it is another user",
+		    a->user_name, (unsigned)u->uid, (unsigned)a->uid);
+	return false;
+}
+
+bool agent_group_is_the_agents(const struct agent *a, const struct agent_user *u, struct strbuf *why)
+{
+	if (!u->group_exists || !a->has_gid || u->gid == a->gid)
+		return true;
+	strbuf_addf(why, "group '%s' now has gid %u, but the agent was made with gid %u: it is another group",
+		    a->group, (unsigned)u->gid, (unsigned)a->gid);
+	return false;
+}
+
+bool entrypoint_is_in_home(const char *path, const char *home)
+{
+	autofree char *normal = path_normalize(path);
+
+	return normal && !strcmp(normal, path) && path_below(path, home);
+}
+
+int entrypoint_remove_from_home(const char *path, struct strbuf *why)
+{
+	autofree char *dir = xstrdup(path);
+	char *name = strrchr(dir, '/');
+	autoclose int dir_fd = -1;
+	struct stat st;
+
+	*name++ = '\0';
+	dir_fd = open_nofollow(dir, O_PATH | O_DIRECTORY);
+	if (dir_fd < 0 && (errno == ENOENT || errno == ENOTDIR || errno == ELOOP))
+		return 0; /* its folder is gone (or is not one any more): so is the entrypoint there */
+	if (dir_fd < 0 || fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+		if (dir_fd >= 0 && errno == ENOENT)
+			return 0;
+		strbuf_addf(why, "cannot open '%s': %s", path, strerror(errno));
+		return -1;
+	}
+	if (S_ISDIR(st.st_mode))
+		return 0; /* a folder of the agent's, not an entrypoint */
+	if (unlinkat(dir_fd, name, 0) < 0) {
+		if (errno == ENOENT)
+			return 0;
+		strbuf_addf(why, "cannot remove '%s': %s", path, strerror(errno));
+		return -1;
+	}
+	return 1;
+}
+
+bool entrypoint_up_to_date(const struct agent *a, struct strbuf *why)
+{
+	autofree char *expected = entrypoint_install_path(a->user_name);
+
+	if (strcmp(a->entrypoint, expected)) {
+		strbuf_addf(why, "the entrypoint '%s' is not where au installs entrypoints ('%s')%s",
+			    a->entrypoint, expected, entrypoint_is_in_home(a->entrypoint, "/home") ?
+			    ": it is in a home, where its owner can replace it (agent-as-unix-user put it there)" : "");
+		return false;
+	}
+	if (!a->entrypoint_source_sha256) {
+		strbuf_addstr(why, "the entrypoint was built by an older au, or by agent-as-unix-user: it is out of date");
+		return false;
+	}
+	if (strcmp(a->entrypoint_source_sha256, entrypoint_source_sha256())) {
+		strbuf_addstr(why, "the entrypoint was built from another version of au's entrypoint source "
+			      "(au was upgraded): it is out of date");
+		return false;
+	}
+	return true;
+}
+
 void startup_warnings(const struct config *cfg)
 {
 	struct human h;
 	struct stat st;
-	struct strbuf groups = STRBUF_INIT;
 
+	/*
+	 * A session that lacks an agent's group is not warned about here, on
+	 * every command: au run goes through sg and says so, au info reports
+	 * it, and au new says how to get the group once.
+	 */
 	human_load(&h);
 	if (!cfg->disable_home_access_check && stat(h.home, &st) == 0 &&
 	    (st.st_mode & (S_IRWXO))) {
@@ -311,20 +420,5 @@ void startup_warnings(const struct config *cfg)
 		     h.home, (unsigned)(st.st_mode & 07777));
 		hint("chmod 750 ~  (or set disable_home_access_check = true in '%s')", cfg->path);
 	}
-	for (size_t i = 0; i < cfg->nr_agents; i++) {
-		const struct agent *a = &cfg->agents[i];
-		struct group *gr = getgrnam(a->group);
-
-		if (!gr || !a->bootstrapped || process_has_gid(gr->gr_gid))
-			continue;
-		if (!human_in_group_db(&h, a->group))
-			continue; /* "au info" explains that case */
-		strbuf_addf(&groups, "%s%s", groups.len ? ", " : "", a->group);
-	}
-	if (groups.len) {
-		warn("this session is not in the agent groups yet: %s", groups.buf);
-		hint("log in again, or run 'su - %s', to get them", h.name);
-	}
-	strbuf_release(&groups);
 	human_release(&h);
 }

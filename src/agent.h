@@ -45,6 +45,13 @@ struct agent *agent_select(struct config *cfg, const char *name);
 
 /* [a-z_][a-z0-9_-]{0,30}: a name every useradd accepts. */
 bool valid_agent_name(const char *name);
+/*
+ * The longest name au new takes: its group "su-as-NAME" must fit groupadd's
+ * limit of 32 characters (shadow's GROUP_NAME_MAX_LENGTH) too.
+ */
+#define AGENT_GROUP_PREFIX "su-as-"
+#define GROUP_NAME_MAX 32
+#define AGENT_NAME_MAX (GROUP_NAME_MAX - (int)sizeof(AGENT_GROUP_PREFIX) + 1)
 
 /* [A-Za-z_][A-Za-z0-9_]*: a name the environment can hold and every shell can use. */
 bool valid_env_key(const char *s, size_t len);
@@ -77,6 +84,44 @@ bool safe_dir_chain(const char *dir, struct strbuf *why);
  * group (just after au new), so that the caller can go through sg.
  */
 int entrypoint_open_verified(const struct agent *a, gid_t gid, struct strbuf *why, bool *unreadable);
+
+/*
+ * For an entry made before au recorded ids (or by the reference tool): takes
+ * the uid and gid from the system while it still has the user and the
+ * group. Returns true when something was filled in (for the caller to save).
+ */
+bool agent_record_ids(struct agent *a);
+
+/*
+ * The recorded ids against the system: false, with why, when the user or
+ * group of that name now has another id (it was removed and made again by
+ * someone else: it is not the agent's any more).
+ */
+bool agent_user_is_the_agents(const struct agent *a, const struct agent_user *u, struct strbuf *why);
+bool agent_group_is_the_agents(const struct agent *a, const struct agent_user *u, struct strbuf *why);
+
+/*
+ * Where the reference tool (agent-as-unix-user) put an agent's entrypoint:
+ * in the agent's own home, setuid root and without a caller check, so the
+ * agent itself can run it. True when path is such a place for home.
+ */
+bool entrypoint_is_in_home(const char *path, const char *home);
+/*
+ * Removes such an entrypoint as the human, by fd: every folder from "/" down
+ * to its own opened without following a symlink, then unlinked by name in
+ * that folder's fd, so that nothing the agent renames or links can point
+ * the removal elsewhere. Returns 1 when it was removed, 0 when it was not
+ * there, -1 with why (EACCES: this session lacks the agent's group).
+ */
+int entrypoint_remove_from_home(const char *path, struct strbuf *why);
+
+/*
+ * The agent's entrypoint is where au installs it, built from the entrypoint
+ * source of this au. False, with why, for one the reference tool made in the
+ * agent's home, or one built by another version of au (after an upgrade):
+ * "au repair" builds it again.
+ */
+bool entrypoint_up_to_date(const struct agent *a, struct strbuf *why);
 
 /* Start-up warnings, as the reference tool gives them (never fatal). */
 void startup_warnings(const struct config *cfg);

@@ -16,17 +16,21 @@ static const struct command {
 	unsigned setup; /* enum au_setup_flags; mount and env set theirs per subcommand */
 	const char *summary;
 } commands[] = {
-	{ "new", cmd_new, NEED_CONFIG | LOCK_WRITE, "create an agent user, its group, home and entrypoint" },
+	/* LOCK_READ: a "no" to its question leaves no lock file; it takes the write lock after the "yes". */
+	{ "new", cmd_new, NEED_CONFIG | LOCK_READ, "create an agent user, its group, home and entrypoint" },
 	{ "run", cmd_run, NEED_AGENT | LOCK_READ, "run a command as the agent" },
 	{ "info", cmd_info, NEED_AGENT, "show an agent and check its health" },
 	{ "list", cmd_list, NEED_CONFIG, "list the configured agents" },
 	{ "delete", cmd_delete, NEED_AGENT | LOCK_WRITE, "remove an agent and everything au made for it" },
+	{ "repair", cmd_repair, NEED_CONFIG | LOCK_WRITE, "adopt or import an agent, or rebuild its entrypoint" },
 	{ "mount", cmd_mount, 0, "share folders of your home with an agent (add, remove, list)" },
 	{ "env", cmd_env, 0, "store environment variables for an agent's runs (set, unset, list)" },
 };
 
 struct agent *au_setup(struct au_ctx *ctx, const char *agent_name)
 {
+	struct agent *a;
+
 	if (ctx->setup & (LOCK_READ | LOCK_WRITE))
 		ctx->lock_fd = config_lock(ctx->config_path, ctx->setup & LOCK_WRITE ? CONFIG_LOCK_EXCLUSIVE
 										 : CONFIG_LOCK_SHARED);
@@ -36,7 +40,19 @@ struct agent *au_setup(struct au_ctx *ctx, const char *agent_name)
 	startup_warnings(&ctx->cfg);
 	if ((ctx->setup & NEED_AGENT) != NEED_AGENT)
 		return NULL;
-	return agent_select(&ctx->cfg, agent_name);
+	a = agent_select(&ctx->cfg, agent_name);
+	/* An entry from before au recorded ids gets them now, while the system has them. */
+	if (ctx->setup & LOCK_WRITE)
+		agent_record_ids(a);
+	return a;
+}
+
+void au_lock_for_write(struct au_ctx *ctx)
+{
+	au_unlock(ctx);
+	config_release(&ctx->cfg);
+	ctx->lock_fd = config_lock(ctx->config_path, CONFIG_LOCK_EXCLUSIVE);
+	config_load(&ctx->cfg, ctx->config_path);
 }
 
 void au_unlock(struct au_ctx *ctx)
@@ -125,6 +141,7 @@ int main(int argc, char **argv)
 
 			optind = 0; /* each command parses its own options from scratch */
 			ctx.setup = commands[i].setup;
+			set_usage_command(commands[i].name);
 			return commands[i].fn(sub_argc, sub_argv, &ctx);
 		}
 	}

@@ -34,6 +34,13 @@ struct au_ctx {
  * such agent.
  */
 struct agent *au_setup(struct au_ctx *ctx, const char *agent_name);
+/*
+ * For a command that asks before it writes (LOCK_READ in its table): takes
+ * the exclusive lock, creating the lock file, and loads the config again, as
+ * another au may have changed it in between. Pointers into the old config
+ * are gone.
+ */
+void au_lock_for_write(struct au_ctx *ctx);
 /* Lets the lock go early, e.g. before running something that takes it too. */
 void au_unlock(struct au_ctx *ctx);
 void au_ctx_release(struct au_ctx *ctx);
@@ -43,5 +50,6 @@ int cmd_run(int argc, char **argv, struct au_ctx *ctx);
 int cmd_info(int argc, char **argv, struct au_ctx *ctx);
 int cmd_list(int argc, char **argv, struct au_ctx *ctx);
 int cmd_delete(int argc, char **argv, struct au_ctx *ctx);
+int cmd_repair(int argc, char **argv, struct au_ctx *ctx);
 int cmd_mount(int argc, char **argv, struct au_ctx *ctx);
 int cmd_env(int argc, char **argv, struct au_ctx *ctx);

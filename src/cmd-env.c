@@ -104,6 +104,12 @@ static int env_set(int argc, char **argv, struct au_ctx *ctx)
 		printf("Set %s for agent %s\n", key, a->user_name);
 	else
 		printf("Set %s for agent %s: your value passes through at each run\n", key, a->user_name);
+	if (!eq && !getenv(key)) {
+		/* Most likely a forgotten "=VALUE", or an export still to come. */
+		warn("%s is not set in your environment now: au run passes nothing until it is", key);
+		hint("export %s in your shell before 'au run', or store a value: au env set -a %s %s=VALUE",
+		     key, a->user_name, key);
+	}
 	return EXIT_OK;
 }
 

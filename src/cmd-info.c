@@ -3,6 +3,8 @@
 #include "agent.h"
 #include "au.h"
 #include "config.h"
+#include "entrypoint.h"
+#include "paths.h"
 #include "sys.h"
 #include "util.h"
 
@@ -123,6 +125,12 @@ static void check_entrypoint(struct health *h, const struct agent *a, const stru
 	bool unreadable = false;
 	int fd;
 
+	if (entrypoint_up_to_date(a, &why))
+		check(h, true, "entrypoint is built from this au's entrypoint source");
+	else
+		check(h, false, "%s: run 'au repair -a %s'", why.buf, a->user_name);
+	strbuf_reset(&why);
+
 	if (!u->group_exists) {
 		check(h, false, "entrypoint: cannot be checked without its group");
 		return;
@@ -146,10 +154,10 @@ static void check_entrypoint(struct health *h, const struct agent *a, const stru
 	}
 	if (strstr(why.buf, "SHA-256")) {
 		check(h, true, "entrypoint is root-owned, setuid, mode 4750, in a safe folder");
-		check(h, false, "entrypoint: %s", why.buf);
+		check(h, false, "entrypoint: %s: 'au repair -a %s' builds it again", why.buf, a->user_name);
 		return;
 	}
-	check(h, false, "entrypoint: %s", why.buf);
+	check(h, false, "entrypoint: %s: 'au repair -a %s' builds it again", why.buf, a->user_name);
 	check(h, false, "entrypoint SHA-256 not checked");
 }
 
@@ -158,10 +166,14 @@ static void print_identity(const struct agent *a, const struct agent_user *u)
 	printf("Agent:       %s%s\n", a->user_name, strcmp(a->user_name, DEFAULT_AGENT) ? "" : " (default)");
 	if (u->user_exists)
 		printf("User:        %s (uid %u)\n", a->user_name, (unsigned)u->uid);
+	else if (a->has_uid)
+		printf("User:        %s (missing; it had uid %u)\n", a->user_name, (unsigned)a->uid);
 	else
 		printf("User:        %s (missing)\n", a->user_name);
 	if (u->group_exists)
 		printf("Group:       %s (gid %u)\n", a->group, (unsigned)u->gid);
+	else if (a->has_gid)
+		printf("Group:       %s (missing; it had gid %u)\n", a->group, (unsigned)a->gid);
 	else
 		printf("Group:       %s (missing)\n", a->group);
 	printf("Home:        %s\n", u->home);
@@ -202,6 +214,139 @@ static void check_home(struct health *h, const struct agent_user *u)
 	}
 }
 
+/* What au run's entrypoint does with a path: opened from "/" one component at a time, no symlink. */
+static int open_like_the_entrypoint(const char *path, struct strbuf *why)
+{
+	autostrbuf struct strbuf failed_at = STRBUF_INIT;
+	int fd = path_walk(path, O_PATH, NULL, NULL, &failed_at);
+
+	if (fd >= 0)
+		return fd;
+	if (errno == ELOOP)
+		strbuf_addf(why, "'%s' is a symlink, which au run refuses to follow", failed_at.buf);
+	else if (errno == ENOTDIR)
+		strbuf_addf(why, "'%s' is not a folder", failed_at.buf);
+	else
+		strbuf_addf(why, "'%s': %s", failed_at.len ? failed_at.buf : path, strerror(errno));
+	return -1;
+}
+
+/*
+ * The source of a share, as the entrypoint will check it at the next au run:
+ * a normal path below the human's home, reached without a symlink, the
+ * human's own, a folder or a file. Returns its fd (O_PATH) or -1 with why.
+ */
+static int check_source(const struct mount_spec *m, const struct human *hu, struct stat *st, struct strbuf *why)
+{
+	autofree char *normal = path_normalize(m->source);
+	int fd;
+
+	if (!normal || strcmp(normal, m->source) || !path_below(m->source, hu->home_real)) {
+		strbuf_addf(why, "it is not a normal path inside your home '%s'", hu->home_real);
+		return -1;
+	}
+	fd = open_like_the_entrypoint(m->source, why);
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, st) < 0 || st->st_uid != hu->uid || (!S_ISDIR(st->st_mode) && !S_ISREG(st->st_mode))) {
+		strbuf_addstr(why, "it is not a folder or a file of yours");
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/*
+ * Its target, as far as this session can see into the agent's home: below
+ * it, without a symlink on the way, and of the source's type where it
+ * exists already (the entrypoint creates what is missing).
+ */
+static bool check_target(const struct mount_spec *m, const struct agent_user *u, const struct stat *src,
+			 struct strbuf *why)
+{
+	autofree char *normal = path_normalize(m->target);
+	autofree char *sofar = NULL;
+	struct stat st;
+	int fd = -1;
+
+	if (!normal || strcmp(normal, m->target) || !path_below(m->target, u->home)) {
+		strbuf_addf(why, "the target is not a normal path inside the agent's home '%s'", u->home);
+		return false;
+	}
+	/* The deepest part of the target that exists: the rest is made at the next au run. */
+	sofar = xstrdup(m->target);
+	for (;;) {
+		autostrbuf struct strbuf unused = STRBUF_INIT;
+		char *slash;
+
+		fd = path_walk(sofar, O_PATH, NULL, NULL, &unused);
+		if (fd >= 0 || errno != ENOENT || !(slash = strrchr(sofar, '/')) || slash == sofar)
+			break;
+		*slash = '\0';
+	}
+	if (fd < 0 && errno == EACCES)
+		return true; /* this session cannot look into the agent's home: au run will */
+	if (fd < 0) {
+		fd = open_like_the_entrypoint(sofar, why); /* says why */
+		if (fd < 0)
+			return false;
+	}
+	if (fstat(fd, &st) == 0 && !strcmp(sofar, m->target) && S_ISDIR(st.st_mode) != S_ISDIR(src->st_mode)) {
+		strbuf_addf(why, "the target is a %s, the source a %s: one cannot be mounted on the other",
+			    S_ISDIR(st.st_mode) ? "folder" : "file", S_ISDIR(src->st_mode) ? "folder" : "file");
+		close(fd);
+		return false;
+	}
+	close(fd);
+	return true;
+}
+
+/* Each share, checked for whatever would make au run refuse to start. */
+static void check_shares(struct health *h, const struct agent *a, const struct agent_user *u,
+			 const struct human *hu)
+{
+	for (size_t i = 0; i < a->nr_mounts; i++) {
+		const struct mount_spec *m = &a->mounts[i];
+		autofree char *shown = escape_display(m->source);
+		autostrbuf struct strbuf why = STRBUF_INIT;
+		struct stat st;
+		int fd = check_source(m, hu, &st, &why);
+		bool ok = fd >= 0 && check_target(m, u, &st, &why);
+
+		if (fd >= 0)
+			close(fd);
+		if (ok) {
+			check(h, true, "share %s", shown);
+		} else {
+			autofree char *shown_why = escape_display(why.buf);
+
+			check(h, false, "share %s: %s: au run refuses to start; 'au mount remove -a %s %s' removes it",
+			      shown, shown_why, a->user_name, shown);
+		}
+	}
+	if (a->nr_mounts > SU_MAX_MOUNTS)
+		check(h, false, "%zu shares: au run takes at most %d", a->nr_mounts, SU_MAX_MOUNTS);
+	for (size_t i = 0; i < a->nr_env; i++) {
+		size_t klen = strcspn(a->env[i], "=");
+
+		if (!valid_env_key(a->env[i], klen)) {
+			autofree char *shown = escape_display(a->env[i]);
+
+			check(h, false, "stored variable '%s' is not a valid name: au run refuses to start; "
+			      "'au env unset -a %s' removes it", shown, a->user_name);
+		}
+	}
+}
+
+/* A user or group of the agent's name made again by someone else is not the agent's. */
+static void check_same_ids(struct health *h, const struct agent *a, const struct agent_user *u)
+{
+	autostrbuf struct strbuf why = STRBUF_INIT;
+
+	if (!agent_user_is_the_agents(a, u, &why) || !agent_group_is_the_agents(a, u, &why))
+		check(h, false, "%s", why.buf);
+}
+
 /* Each piece that au run and the shares need; returns how many are broken. */
 static int check_health(const struct agent *a, const struct agent_user *u, const struct human *hu)
 {
@@ -213,12 +358,16 @@ static int check_health(const struct agent *a, const struct agent_user *u, const
 	check(&h, a->bootstrapped, "set up completely (bootstrapped)");
 	check(&h, u->user_exists, "user '%s' exists", a->user_name);
 	check(&h, u->group_exists, "group '%s' exists", a->group);
+	check_same_ids(&h, a, u);
 	check(&h, human_in_group_db(hu, a->group), "you (%s) are in group '%s'", hu->name, a->group);
-	if (u->group_exists)
-		check(&h, process_has_gid(u->gid), "this session has group '%s'%s", a->group,
-		      process_has_gid(u->gid) ? "" : ": log in again, or run 'su - $USER'");
+	if (u->group_exists && process_has_gid(u->gid))
+		check(&h, true, "this session has group '%s'", a->group);
+	else if (u->group_exists)
+		check(&h, false, "this session has group '%s': log in again, or run 'newgrp %s'", a->group,
+		      a->group);
 	check_home(&h, u);
 	check_entrypoint(&h, a, u);
+	check_shares(&h, a, u, hu);
 	check(&h, home_fd >= 0 && acl_supported(home_fd), "ACL support on /home");
 	check(&h, setfacl != NULL, "ACL tools installed (setfacl)%s", setfacl ? "" : ": sudo apt-get install acl");
 	return h.broken;

@@ -186,7 +186,8 @@ static void sync_safe_directory(struct mount_ctx *m, const char *target, bool ad
 
 static void print_stats(const struct acl_walk_stats *st)
 {
-	printf("  %zu entries changed, %zu already as wanted", st->changed, st->unchanged);
+	printf("  %zu %s changed, %zu already as wanted", st->changed, plural(st->changed, "entry", "entries"),
+	       st->unchanged);
 	if (st->not_owned)
 		printf(", %zu not yours left as they are (you keep access through the group)", st->not_owned);
 	if (st->skipped)
@@ -280,6 +281,29 @@ static char *choose_target(const struct mount_ctx *m, const char *source, const 
 	return target;
 }
 
+/*
+ * A folder cannot be mounted on a file, nor a file on a folder: what is at
+ * TARGET already must be of SOURCE's kind, and no symlink, which au run
+ * refuses. (The agent can still put one in the way later: then au run and
+ * au info name the share.)
+ */
+static void refuse_type_mismatch(const struct stat *src, const char *source, const char *target)
+{
+	struct stat st;
+
+	if (lstat(target, &st) < 0 || (!S_ISLNK(st.st_mode) && S_ISDIR(st.st_mode) == S_ISDIR(src->st_mode)))
+		return;
+	{
+		autofree char *shown = escape_display(target);
+
+		error("'%s' is a %s in the agent's home, and '%s' a %s: one cannot be mounted on the other",
+		      shown, S_ISDIR(st.st_mode) ? "folder" : S_ISLNK(st.st_mode) ? "symlink" : "file", source,
+		      S_ISDIR(src->st_mode) ? "folder" : "file");
+		hint("give another TARGET: au mount add SOURCE TARGET");
+		exit(EXIT_FAIL);
+	}
+}
+
 static void refuse_duplicate(const struct mount_ctx *m, const char *source, const char *target)
 {
 	for (size_t i = 0; i < m->a->nr_mounts; i++) {
@@ -310,6 +334,7 @@ static int mount_add(int argc, char **argv, struct mount_ctx *m)
 	source = resolve_source(m, argv[optind], &st);
 	target = choose_target(m, source, argc - optind == 2 ? argv[optind + 1] : NULL);
 	refuse_duplicate(m, source, target);
+	refuse_type_mismatch(&st, source, target);
 
 	if (m->rw && acl_change(m, source, ACL_WALK_GRANT) < 0) {
 		/* Half a share is worse than none: take back what was given. */

@@ -4,8 +4,7 @@
 #include "au-config.h"
 #include "au.h"
 #include "config.h"
-#include "entrypoint-hash.h"
-#include "hash.h"
+#include "entrypoint-build.h"
 #include "sys.h"
 #include "util.h"
 
@@ -13,11 +12,9 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <grp.h>
-#include <limits.h>
 #include <pwd.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/utsname.h>
 
 static const char new_usage[] =
 	"Usage: au new [-a NAME] [-y]\n"
@@ -31,8 +28,26 @@ static const char new_usage[] =
 	"  -y, --yes         do not ask for confirmation\n"
 	"  -h, --help        show this help\n";
 
+/* A name useradd takes, whose group "su-as-NAME" groupadd takes too: checked before anything is made. */
+static void check_name(const char *name)
+{
+	if (!valid_agent_name(name) || strlen(name) > AGENT_NAME_MAX) {
+		autofree char *shown = escape_display(name);
+		autofree char *group_shown = xasprintf(AGENT_GROUP_PREFIX "%s", shown);
+
+		if (valid_agent_name(name))
+			die_usage("new: agent name '%s' is too long: its group '%s' would have %zu characters, "
+				  "and groupadd takes at most %d (use up to %d)", shown, group_shown,
+				  strlen(group_shown), GROUP_NAME_MAX, AGENT_NAME_MAX);
+		die_usage("new: invalid agent name '%s': use a portable user name "
+			  "(a lowercase letter or _, then up to %d of a-z, 0-9, _ and -)", shown, AGENT_NAME_MAX - 1);
+	}
+}
+
 struct new_state {
 	const char *name;
+	uid_t uid; /* once useradd made it */
+	gid_t gid;
 	char *group;
 	char *home;
 	char *shell;
@@ -70,25 +85,11 @@ static void step(const struct new_state *s, const char *name, const char *const 
 	}
 }
 
-/* Text that goes into a C string literal through -D must not end the literal. */
-static bool safe_for_literal(const char *s)
-{
-	for (; *s; s++) {
-		if (*s == '"' || *s == '\\' || (unsigned char)*s < 0x20 || *s == 0x7f)
-			return false;
-	}
-	return true;
-}
-
 static void check_prerequisites(struct new_state *s)
 {
-	autofree char *cc = find_in_path("cc");
 	autofree char *setfacl = find_in_path("setfacl");
 	autofree char *bash = find_in_path("bash");
 	autoclose int home_fd = open("/home", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	autostrbuf struct strbuf why = STRBUF_INIT;
-	autofree char *parent = xstrdup(AU_LIBEXECDIR);
-	struct stat st;
 
 	if (home_fd < 0)
 		die_errno("cannot open '/home'");
@@ -97,11 +98,7 @@ static void check_prerequisites(struct new_state *s)
 		hint("mount it with ACL support (ext4, xfs, btrfs and tmpfs have it)");
 		exit(EXIT_FAIL);
 	}
-	if (!cc) {
-		error("no C compiler found ('cc'): au compiles each agent's entrypoint");
-		hint("install it: sudo apt-get install gcc libc6-dev");
-		exit(EXIT_FAIL);
-	}
+	entrypoint_build_check_prerequisites();
 	if (!setfacl) {
 		error("'setfacl' not found: the shared home needs it");
 		hint("install it: sudo apt-get install acl");
@@ -116,39 +113,9 @@ static void check_prerequisites(struct new_state *s)
 		}
 	}
 	s->shell = bash ? steal_pointer(&bash) : xstrdup("/bin/sh");
-	/* The entrypoint goes below AU_LIBEXECDIR: what exists of it must be safe already. */
-	while (stat(parent, &st) < 0) {
-		char *slash = strrchr(parent, '/');
-		if (!slash || slash == parent)
-			break;
-		*slash = '\0';
-	}
-	if (!safe_dir_chain(parent, &why)) {
-		error("cannot install the entrypoint below '%s': %s", AU_LIBEXECDIR, why.buf);
-		exit(EXIT_FAIL);
-	}
-	if (!safe_for_literal(s->human.home_real) || !safe_for_literal(s->shell))
+	if (!entrypoint_build_can_bake(s->human.home_real) || !entrypoint_build_can_bake(s->shell))
 		die("your home '%s' or the shell '%s' has characters au cannot compile in",
 		    s->human.home_real, s->shell);
-}
-
-/* Reads the installed entrypoint source once, and checks it is the one au was built with. */
-static void load_entrypoint_source(struct strbuf *src)
-{
-	autoclose int fd = open(AU_ENTRYPOINT_SOURCE, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	char hex[SHA256_HEX_LEN + 1];
-
-	if (fd < 0)
-		die_errno("cannot read the entrypoint source '%s'", AU_ENTRYPOINT_SOURCE);
-	if (read_fd_all(fd, 1 << 20, src) < 0)
-		die_errno("cannot read '%s'", AU_ENTRYPOINT_SOURCE);
-	sha256_buf(src->buf, src->len, hex);
-	if (strcmp(hex, AU_ENTRYPOINT_SOURCE_SHA256) != 0) {
-		error("'%s' is not the entrypoint source this au was built with (SHA-256 %s, expected %s)",
-		      AU_ENTRYPOINT_SOURCE, hex, AU_ENTRYPOINT_SOURCE_SHA256);
-		hint("reinstall au: make && sudo make install");
-		exit(EXIT_FAIL);
-	}
 }
 
 static void write_file(const char *path, const char *text, mode_t mode)
@@ -206,111 +173,6 @@ static void install_home_files(struct new_state *s)
 	}
 }
 
-/* musl's files for this machine (Debian's musl-tools), or NULL. */
-static char *musl_dir(void)
-{
-	static const char *const needed[] = { "rcrt1.o", "crti.o", "crtn.o", "libc.a" };
-	autofree char *musl_gcc = find_in_path("musl-gcc");
-	autofree char *dir = NULL;
-	struct utsname u;
-
-	if (!musl_gcc || uname(&u) < 0)
-		return NULL;
-	dir = xasprintf("/usr/lib/%s-linux-musl", u.machine);
-	for (size_t i = 0; i < ARRAY_SIZE(needed); i++) {
-		autofree char *path = xasprintf("%s/%s", dir, needed[i]);
-		if (access(path, R_OK) < 0)
-			return NULL;
-	}
-	return steal_pointer(&dir);
-}
-
-/* gcc's own start and end files (crtbeginS.o...), by asking gcc. */
-static char *gcc_file(const char *name)
-{
-	autostrbuf struct strbuf out = STRBUF_INIT;
-	autofree char *arg = xasprintf("-print-file-name=%s", name);
-
-	if (run_command_capture((const char *const[]){ "gcc", arg, NULL }, RUN_QUIET, &out) != 0 || !out.len)
-		die("cannot find gcc's '%s'", name);
-	while (out.len && out.buf[out.len - 1] == '\n')
-		out.buf[--out.len] = '\0';
-	return strbuf_detach(&out);
-}
-
-static void compile_entrypoint(struct new_state *s, const struct strbuf *source, char hex[SHA256_HEX_LEN + 1])
-{
-	autofree char *src = xasprintf("%s/su_as_agent.c", s->tmpdir);
-	autofree char *bin = xasprintf("%s/su_as_agent", s->tmpdir);
-	struct passwd *pw = getpwnam(s->name);
-	struct group *gr = getgrnam(s->group);
-	autostrvec struct strvec argv = STRVEC_INIT;
-	autofree char *musl = NULL;
-	autoclose int fd = -1;
-	char home_real[PATH_MAX];
-
-	if (!pw || !gr)
-		step_failed(s, "compile", "the new user or group cannot be found");
-	if (!realpath(s->home, home_real) || !safe_for_literal(home_real))
-		step_failed(s, "compile", "the agent's home cannot be resolved");
-	write_file(src, source->buf, 0600);
-
-	musl = musl_dir();
-	if (musl) {
-		/*
-		 * Static and position-independent against musl: about 50 KB,
-		 * where glibc's static libc alone is 700 KB that au run would
-		 * hash at every start. musl-gcc has no -static-pie of its own,
-		 * so the start files are named here.
-		 */
-		autofree char *crtbegin = gcc_file("crtbeginS.o");
-		autofree char *crtend = gcc_file("crtendS.o");
-
-		strvec_pushv(&argv, (const char *const[]){
-			"musl-gcc", "-std=gnu11", "-O2", "-fPIE", "-static-pie", "-nostartfiles",
-			"-Wl,--no-dynamic-linker", "-Wl,-Bstatic", "-s", NULL });
-		strvec_pushf(&argv, "%s/rcrt1.o", musl);
-		strvec_pushf(&argv, "%s/crti.o", musl);
-		strvec_push(&argv, crtbegin);
-		strvec_push(&argv, src);
-		strvec_push(&argv, crtend);
-		strvec_pushf(&argv, "%s/crtn.o", musl);
-	} else {
-		strvec_pushv(&argv, (const char *const[]){ "cc", "-std=gnu11", "-O2", "-static-pie", "-s",
-							   "-D_FORTIFY_SOURCE=3", src, NULL });
-	}
-	strvec_pushv(&argv, (const char *const[]){
-		"-Wall", "-Wextra", "-Werror",
-		"-fstack-protector-strong", "-fstack-clash-protection", "-fcf-protection",
-		"-Wl,-z,relro,-z,now,-z,noexecstack", NULL });
-	strvec_pushf(&argv, "-DTARGET_UID=%u", (unsigned)pw->pw_uid);
-	strvec_pushf(&argv, "-DTARGET_GID=%u", (unsigned)gr->gr_gid);
-	strvec_pushf(&argv, "-DCALLER_UID=%u", (unsigned)s->human.uid);
-	strvec_pushf(&argv, "-DAGENT_NAME=\"%s\"", s->name);
-	strvec_pushf(&argv, "-DAGENT_HOME=\"%s\"", home_real);
-	strvec_pushf(&argv, "-DAGENT_SHELL=\"%s\"", s->shell);
-	strvec_pushf(&argv, "-DCALLER_HOME=\"%s\"", s->human.home_real);
-	strvec_push(&argv, "-o");
-	strvec_push(&argv, bin);
-	step(s, "compile", strvec_argv(&argv), 0);
-
-	fd = open(bin, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0 || sha256_fd(fd, hex) < 0)
-		die_errno("cannot read '%s'", bin);
-}
-
-static void remove_tmpdir(struct new_state *s)
-{
-	static const char *const names[] = { "README.md", "gitconfig", "su_as_agent.c", "su_as_agent" };
-	autoclose int dfd = open(s->tmpdir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-
-	if (dfd < 0)
-		return;
-	for (size_t i = 0; i < ARRAY_SIZE(names); i++)
-		unlinkat(dfd, names[i], 0);
-	rmdir(s->tmpdir);
-}
-
 /* Nothing of that name may exist yet: au new never adopts a user, group or home. */
 static void check_name_free(const struct new_state *s, struct config *cfg)
 {
@@ -318,13 +180,20 @@ static void check_name_free(const struct new_state *s, struct config *cfg)
 
 	if (config_find_agent(cfg, s->name))
 		die("agent '%s' is already in '%s'", s->name, cfg->path);
-	if (getpwnam(s->name))
-		die("a user named '%s' already exists", s->name);
-	if (getgrnam(s->group))
-		die("a group named '%s' already exists", s->group);
+	if (getpwnam(s->name) || getgrnam(s->group)) {
+		error("a %s named '%s' already exists", getpwnam(s->name) ? "user" : "group",
+		      getpwnam(s->name) ? s->name : s->group);
+		if (getpwnam(s->name) && getgrnam(s->group))
+			hint("if it is an agent whose config entry was lost (or one made by agent-as-unix-user), "
+			     "'au repair -a %s' adopts it; else pick another name with -a", s->name);
+		else
+			hint("pick another name with -a");
+		exit(EXIT_FAIL);
+	}
 	if (lstat(s->home, &st) == 0) {
 		error("'%s' already exists (left by an earlier agent?)", s->home);
-		hint("remove it, or pick another name with -a");
+		hint("look inside (it may hold an earlier agent's files and secrets), then remove it: "
+		     "sudo rm -rf -- %s; or pick another name with -a", s->home);
 		exit(EXIT_FAIL);
 	}
 }
@@ -357,17 +226,6 @@ static void record_agent(const struct new_state *s, struct config *cfg)
 	config_save(cfg);
 }
 
-static void make_tmpdir(struct new_state *s)
-{
-	const char *tmp = getenv("TMPDIR");
-	char template[PATH_MAX];
-
-	snprintf(template, sizeof(template), "%s/au-new-XXXXXX", tmp && tmp[0] == '/' ? tmp : "/tmp");
-	if (!mkdtemp(template))
-		die_errno("cannot create a temporary folder in '%s'", tmp ? tmp : "/tmp");
-	s->tmpdir = xstrdup(template);
-}
-
 /* The user, its group (which the human joins) and a home both can edit. */
 static void create_user(struct new_state *s)
 {
@@ -384,19 +242,38 @@ static void create_user(struct new_state *s)
 	step(s, "setfacl", (const char *const[]){ "setfacl", "--modify", entry, s->home, NULL }, RUN_SUDO);
 }
 
-/* Root-owned, group su-as-NAME, mode 4750, in a root-owned folder of its own. */
-static void install_entrypoint(struct new_state *s)
+/*
+ * The ids useradd and groupadd chose, recorded at once: au delete takes ACL
+ * entries back by number, and checks owners, even once the names are gone.
+ */
+static void record_ids(struct new_state *s, struct config *cfg)
 {
-	autofree char *install_dir = xasprintf("%s/%s", AU_LIBEXECDIR, s->name);
-	autofree char *bin = xasprintf("%s/su_as_agent", s->tmpdir);
-	autostrbuf struct strbuf why = STRBUF_INIT;
+	struct passwd *pw = getpwnam(s->name);
+	struct group *gr = getgrnam(s->group);
+	struct agent *a = config_find_agent(cfg, s->name);
 
-	step(s, "install", (const char *const[]){ "install", "-d", "-o", "root", "-g", "root", "-m", "0755",
-						  install_dir, NULL }, RUN_SUDO);
-	if (!safe_dir_chain(install_dir, &why))
-		step_failed(s, "install", why.buf);
-	step(s, "install", (const char *const[]){ "install", "-o", "root", "-g", s->group, "-m", "4750",
-						  bin, s->entrypoint, NULL }, RUN_SUDO);
+	if (!pw || !gr)
+		step_failed(s, "useradd", "the new user or group cannot be found");
+	s->uid = pw->pw_uid;
+	s->gid = gr->gr_gid;
+	a->uid = s->uid;
+	a->gid = s->gid;
+	a->has_uid = a->has_gid = true;
+	config_save(cfg);
+}
+
+static void build_entrypoint(struct new_state *s, const struct strbuf *source, char hex[SHA256_HEX_LEN + 1])
+{
+	const struct entrypoint_build b = {
+		.name = s->name, .group = s->group, .uid = s->uid, .gid = s->gid, .home = s->home,
+		.shell = s->shell, .caller_uid = s->human.uid, .caller_home = s->human.home_real,
+		.tmpdir = s->tmpdir,
+	};
+	autostrbuf struct strbuf why = STRBUF_INIT;
+	const char *failed_step = NULL;
+
+	if (entrypoint_build_install(&b, source, hex, &failed_step, &why) < 0)
+		step_failed(s, failed_step, why.buf);
 }
 
 static void mark_bootstrapped(const struct new_state *s, struct config *cfg, const char *hex)
@@ -405,6 +282,8 @@ static void mark_bootstrapped(const struct new_state *s, struct config *cfg, con
 
 	free(a->entrypoint_sha256);
 	a->entrypoint_sha256 = xstrdup(hex);
+	free(a->entrypoint_source_sha256);
+	a->entrypoint_source_sha256 = xstrdup(entrypoint_source_sha256());
 	a->bootstrapped = true;
 	config_save(cfg);
 }
@@ -441,11 +320,7 @@ int cmd_new(int argc, char **argv, struct au_ctx *ctx)
 	}
 	if (optind < argc)
 		die_usage("new: unexpected argument '%s'", argv[optind]);
-	if (!valid_agent_name(s.name)) {
-		autofree char *shown = escape_display(s.name);
-		die_usage("new: invalid agent name '%s': use a portable user name "
-			  "(a lowercase letter or _, then up to 30 of a-z, 0-9, _ and -)", shown);
-	}
+	check_name(s.name);
 	s.group = xasprintf("su-as-%s", s.name);
 	s.home = xasprintf("/home/%s", s.name);
 	s.entrypoint = entrypoint_install_path(s.name);
@@ -454,22 +329,24 @@ int cmd_new(int argc, char **argv, struct au_ctx *ctx)
 	au_setup(ctx, NULL);
 	check_name_free(&s, &ctx->cfg);
 	check_prerequisites(&s);
-	load_entrypoint_source(&source);
+	entrypoint_build_load_source(&source);
 	confirm(&s, yes);
+	au_lock_for_write(ctx);
+	check_name_free(&s, &ctx->cfg);
 
 	record_agent(&s, &ctx->cfg);
-	make_tmpdir(&s);
+	s.tmpdir = entrypoint_build_tmpdir("new");
 	create_user(&s);
+	record_ids(&s, &ctx->cfg);
 	install_home_files(&s);
-	compile_entrypoint(&s, &source, hex);
-	install_entrypoint(&s);
-	remove_tmpdir(&s);
+	build_entrypoint(&s, &source, hex);
+	entrypoint_build_tmpdir_remove(s.tmpdir);
 	mark_bootstrapped(&s, &ctx->cfg, hex);
 
 	printf("Created agent %s\n", s.name);
 	gr = getgrnam(s.group);
 	if (!process_has_gid(gr ? gr->gr_gid : (gid_t)-1))
-		hint("log in again (or run 'su - %s') so that your session joins group '%s'; "
-		     "'au run' works meanwhile", s.human.name, s.group);
+		hint("log in again, or run 'newgrp %s' in this shell, so that your session joins the "
+		     "group; 'au run' works meanwhile", s.group);
 	return EXIT_OK;
 }

@@ -34,8 +34,10 @@ static const char run_usage[] =
 	"\n"
 	"  -a, --agent NAME       the agent (default: agent)\n"
 	"  -e, --env KEY[=VALUE]  set KEY for the command; a bare KEY passes your value\n"
-	"  -d, --directory DIR    working directory (default: where you are, when it is\n"
-	"                         inside a mounted folder, else the agent's home)\n"
+	"  -d, --directory DIR    working directory: a folder the agent sees, or one of\n"
+	"                         yours inside a share, which is mapped to its place for\n"
+	"                         the agent (default: where you are, when it is inside a\n"
+	"                         share, else the agent's home)\n"
 	"      --no-login         run COMMAND directly, not through the agent's login shell\n"
 	"      --keep-running     leave the agent's background processes running after\n"
 	"                         COMMAND exits (they are killed otherwise)\n"
@@ -103,6 +105,9 @@ static void env_add(struct run_opts *o, const char *entry, bool from_config)
 	o->nr_env++;
 }
 
+#define SU_STR_(x) #x
+#define SU_STR(x) SU_STR_(x)
+
 /* Everything one au run holds; run_release() lets it all go. */
 struct run {
 	struct run_opts opts;
@@ -135,50 +140,97 @@ static void run_release(struct run *r)
 }
 
 /*
- * Where the command starts when -d is not given: the place under a mount's
- * target that matches where the human is. Ancestors are compared by device
- * and inode, so a cwd reached through a symlink or another bind mount of the
- * same folder still matches; the deepest matching ancestor wins.
+ * The agent's path for path (absolute, in the human's view), when it is in a
+ * shared folder: the place under that mount's target. Ancestors are compared
+ * by device and inode, so a path reached through a symlink or another bind
+ * mount of the same folder still matches; the deepest matching ancestor
+ * wins. NULL when no share holds it.
  */
-static char *detect_directory(const struct agent *a)
+static char *map_to_agent(const struct agent *a, const char *human_path)
 {
-	char cwd[PATH_MAX];
-	struct stat *src_st;
-	bool *src_ok;
+	autofree char *path = xstrdup(human_path);
+	autofree struct stat *src_st = NULL;
+	autofree bool *src_ok = NULL;
 	char *result = NULL;
 
-	if (!a->nr_mounts || !getcwd(cwd, sizeof(cwd)) || cwd[0] != '/')
+	if (!a->nr_mounts || path[0] != '/')
 		return NULL;
 	src_st = xcalloc(a->nr_mounts, sizeof(*src_st));
 	src_ok = xcalloc(a->nr_mounts, sizeof(*src_ok));
 	for (size_t i = 0; i < a->nr_mounts; i++)
 		src_ok[i] = stat(a->mounts[i].source, &src_st[i]) == 0;
 
-	for (size_t len = strlen(cwd); len > 0 && !result;) {
+	for (size_t len = strlen(path); len > 0 && !result;) {
 		struct stat st;
-		char saved = cwd[len];
+		char saved = path[len];
 
-		cwd[len] = '\0';
-		if (stat(len ? cwd : "/", &st) == 0) {
+		path[len] = '\0';
+		if (stat(len ? path : "/", &st) == 0) {
 			for (size_t i = 0; i < a->nr_mounts; i++) {
 				if (src_ok[i] && st.st_dev == src_st[i].st_dev && st.st_ino == src_st[i].st_ino) {
-					cwd[len] = saved;
-					result = path_join(a->mounts[i].target, cwd[len] ? cwd + len + 1 : "");
+					path[len] = saved;
+					result = path_join(a->mounts[i].target, path[len] ? path + len + 1 : "");
 					break;
 				}
 			}
 		}
-		cwd[len] = saved;
-		while (len > 0 && cwd[len - 1] != '/')
+		path[len] = saved;
+		while (len > 0 && path[len - 1] != '/')
 			len--;
 		if (len > 1)
 			len--; /* drop the slash too, but keep "/" itself */
 		else if (len == 1)
 			break;
 	}
-	free(src_st);
-	free(src_ok);
 	return result;
+}
+
+/* Where the command starts when -d is not given: where the human is, when it is shared. */
+static char *detect_directory(const struct agent *a)
+{
+	char cwd[PATH_MAX];
+
+	if (!getcwd(cwd, sizeof(cwd)) || cwd[0] != '/')
+		return NULL;
+	return map_to_agent(a, cwd);
+}
+
+/*
+ * -d DIR, in the agent's view. A folder of the human's that is shared (or
+ * inside a share) becomes its place in the agent's view, as the current
+ * folder does without -d. A path in the agent's home, or outside both homes
+ * (/tmp), is the agent's already. A folder of the human's home that is not
+ * shared is nowhere in the agent's view: say so, with what would work.
+ */
+static char *agent_directory(const struct run *r, const char *dir)
+{
+	autofree char *normal = path_normalize(dir);
+	autohuman struct human human = { 0 };
+	char *mapped;
+
+	if (!normal)
+		die_usage("run: --directory needs an absolute path");
+	if (path_at_or_below(normal, r->user.home))
+		return steal_pointer(&normal);
+	mapped = map_to_agent(r->agent, normal);
+	if (mapped)
+		return mapped;
+	human_load(&human);
+	if (path_at_or_below(normal, human.home) || path_at_or_below(normal, human.home_real)) {
+		autofree char *shown = escape_display(dir);
+
+		error("'%s' is in your home, but not in a folder shared with agent '%s': the agent "
+		      "cannot see it", shown, r->agent->user_name);
+		if (r->agent->nr_mounts)
+			hint("give a folder the agent sees: one in '%s' (its shares: 'au mount list -a %s'), "
+			     "or share this one: au mount add -a %s %s", r->user.home, r->agent->user_name,
+			     r->agent->user_name, shown);
+		else
+			hint("give a folder in the agent's home '%s', or share this one first: "
+			     "au mount add -a %s %s", r->user.home, r->agent->user_name, shown);
+		exit(EXIT_FAIL);
+	}
+	return steal_pointer(&normal);
 }
 
 /* sg runs its text with /bin/sh, which may be dash: POSIX quoting only. */
@@ -282,14 +334,23 @@ static void check_agent_ready(struct run *r)
 {
 	const struct agent *a = r->agent;
 
+	autostrbuf struct strbuf why = STRBUF_INIT;
+
 	if (!a->bootstrapped) {
 		error("agent '%s' is not fully set up ('au new' did not finish)", a->user_name);
-		hint("run 'au delete -a %s', then 'au new -a %s'", a->user_name, a->user_name);
+		hint("'au repair -a %s' finishes it; 'au delete -a %s' removes what was made", a->user_name,
+		     a->user_name);
 		exit(EXIT_FAIL);
 	}
 	agent_user_load(&r->user, a->user_name, a->group);
 	if (!r->user.user_exists || !r->user.group_exists) {
 		error("the %s of agent '%s' does not exist", r->user.user_exists ? "group" : "user", a->user_name);
+		hint("run 'au info -a %s' to see what is broken", a->user_name);
+		exit(EXIT_FAIL);
+	}
+	/* The entrypoint would become the uid it was built with: whoever has it now. */
+	if (!agent_user_is_the_agents(a, &r->user, &why) || !agent_group_is_the_agents(a, &r->user, &why)) {
+		error("refusing to run agent '%s': %s", a->user_name, why.buf);
 		hint("run 'au info -a %s' to see what is broken", a->user_name);
 		exit(EXIT_FAIL);
 	}
@@ -308,21 +369,42 @@ static int open_entrypoint(struct run *r, struct au_ctx *ctx, int argc, char **a
 	bool unreadable;
 	int fd = entrypoint_open_verified(a, r->user.gid, &why, &unreadable);
 
+	/*
+	 * An entrypoint that misses what this au's fixes is never run, even
+	 * when it checks out: after the checks, whose reasons are more precise.
+	 */
+	if (fd >= 0 && !entrypoint_up_to_date(a, &why)) {
+		close(fd);
+		error("refusing to run agent '%s': %s", a->user_name, why.buf);
+		hint("run 'au repair -a %s' to build it again (or 'au repair --all' for every agent)", a->user_name);
+		exit(EXIT_FAIL);
+	}
 	if (fd >= 0)
 		return fd;
 	human_load(&human);
 	if (unreadable && human_in_group_db(&human, a->group))
 		reexec_through_sg(a, argc, argv, ctx->config_path);
 	error("refusing to run the entrypoint of agent '%s': %s", a->user_name, why.buf);
-	hint("run 'au info -a %s'; 'au delete -a %s' and 'au new -a %s' make a fresh one",
-	     a->user_name, a->user_name, a->user_name);
+	hint("run 'au info -a %s'; 'au repair -a %s' builds a fresh one", a->user_name, a->user_name);
 	exit(EXIT_FAIL);
+}
+
+/* KEY is set by "au env" or --env: then the human's own LANG or TERM does not pass as well. */
+static bool env_has(const struct run_opts *o, const char *key)
+{
+	for (size_t i = 0; i < o->nr_env; i++) {
+		if (!strcmp(o->env[i].key, key))
+			return true;
+	}
+	return false;
 }
 
 /*
  * The entrypoint's environment: LANG and TERM, then each variable stored with
  * "au env" and each --env (which wins), named in the request with -e. A bare
- * KEY takes the human's value now; unset stays unset, like docker -e KEY.
+ * KEY takes the human's value now; unset stays unset, like docker -e KEY. An
+ * explicit LANG or TERM replaces the human's: the entrypoint takes the first
+ * one it finds, so the human's must not be there too.
  */
 static void build_environment(struct run *r)
 {
@@ -339,7 +421,7 @@ static void build_environment(struct run *r)
 	}
 	for (size_t i = 0; i < ARRAY_SIZE(caller_vars); i++) {
 		const char *v = getenv(caller_vars[i]);
-		if (v)
+		if (v && !env_has(&stored, caller_vars[i]))
 			strvec_pushf(&r->env, "%s=%s", caller_vars[i], v);
 	}
 	for (size_t i = 0; i < stored.nr_env; i++) {
@@ -374,6 +456,32 @@ static void add_shares(struct run *r, const struct config *cfg)
  * COMMAND, through the agent's login shell unless --no-login, so that its
  * profile sets it up as a login would.
  */
+/*
+ * What the login shell runs: Debian's ~/.profile adds ~/.local/bin only if it
+ * existed at login, so make sure; then COMMAND ("$@"). A command that is not
+ * found or cannot run is said in au's words, the entrypoint's own for
+ * --no-login (see exec_command()), not in the shell's ("au: line 1: exec:
+ * ..."). POSIX sh: the agent's shell may be dash. PATH is searched as exec
+ * would, files only (a function of the profile is not what exec runs).
+ */
+static const char login_script[] =
+	"case \":$PATH:\" in *\":$HOME/.local/bin:\"*) ;; *) PATH=\"$HOME/.local/bin:$PATH\" ;; esac\n"
+	"case $1 in\n"
+	"*/*) au_cmd=$1 ;;\n"
+	"*) au_cmd=; set -f; au_ifs=$IFS; IFS=:\n"
+	"   for au_dir in $PATH; do\n"
+	"     if [ -f \"${au_dir:-.}/$1\" ] && [ -x \"${au_dir:-.}/$1\" ]; then au_cmd=${au_dir:-.}/$1; break; fi\n"
+	"   done\n"
+	"   IFS=$au_ifs; set +f ;;\n"
+	"esac\n"
+	"if [ -z \"$au_cmd\" ] || ! [ -e \"$au_cmd\" ]; then\n"
+	"  printf \"au: '%s': command not found\\n\" \"$1\" >&2; exit " SU_STR(SU_EXIT_NOT_FOUND) "\n"
+	"elif [ -d \"$au_cmd\" ] || ! [ -x \"$au_cmd\" ]; then\n"
+	"  printf \"au: cannot run '%s': Permission denied\\n\" \"$1\" >&2; exit " SU_STR(SU_EXIT_CANNOT_RUN) "\n"
+	"fi\n"
+	"unset au_cmd au_dir au_ifs\n"
+	"exec \"$@\"";
+
 static void add_command(struct run *r, int argc, char **argv)
 {
 	struct strvec *cmd = &r->req.command;
@@ -384,9 +492,7 @@ static void add_command(struct run *r, int argc, char **argv)
 		if (isatty(STDIN_FILENO))
 			strvec_push(cmd, "-i");
 		strvec_push(cmd, "-c");
-		/* Debian's ~/.profile adds ~/.local/bin only if it existed at login: make sure. */
-		strvec_push(cmd, "case \":$PATH:\" in *\":$HOME/.local/bin:\"*) ;; "
-				 "*) PATH=\"$HOME/.local/bin:$PATH\" ;; esac; exec \"$@\"");
+		strvec_push(cmd, login_script);
 		strvec_push(cmd, "au");
 	}
 	for (int i = r->opts.cmd_index; i < argc; i++)
@@ -416,8 +522,10 @@ static void build_request(struct run *r, const struct config *cfg, int argc, cha
 		hint("share fewer folders");
 		exit(EXIT_FAIL);
 	}
-	r->req.directory = r->opts.directory ? xstrdup(r->opts.directory) : detect_directory(r->agent);
+	r->req.directory = r->opts.directory ? agent_directory(r, r->opts.directory) : detect_directory(r->agent);
 	r->req.keep_running = r->opts.keep_running;
+	/* On au's pty, Ctrl-Z stops the agent's job, then the entrypoint, then au (term.c). */
+	r->req.job_control = term_needs_pty();
 	add_command(r, argc, argv);
 	ep_request_to_argv(&r->req, &r->argv);
 }

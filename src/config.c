@@ -39,6 +39,14 @@ char *config_default_path(void)
 	return xasprintf("%s/.config/agent-as-unix-user.toml", home);
 }
 
+static char *folder_of(const char *path);
+
+/*
+ * What tells one [[agents]] (or [[agents.mounts]]) from another, so that
+ * their comments follow them when another one is added or removed.
+ */
+static const char *const comment_identity_keys[] = { "user_name", "source", NULL };
+
 /* ---- reading ---- */
 
 struct schema {
@@ -214,11 +222,55 @@ static int load_env(struct schema *s, const struct toml_value *v, struct agent *
 	return 0;
 }
 
+/* A uid or gid: what setresuid would take for a real user, never 0 or -1. */
+static int get_id(struct schema *s, const struct toml_value *v, const char *key, unsigned *out)
+{
+	if (v->type != TOML_INTEGER)
+		return schema_fail(s, v->pos, "'%s' must be an integer, not %s", key, toml_type_name(v->type));
+	if (v->u.integer < 1 || v->u.integer >= 4294967295LL)
+		return schema_fail(s, v->pos, "'%s' must be between 1 and 4294967294", key);
+	*out = (unsigned)v->u.integer;
+	return 0;
+}
+
+/*
+ * Our extensions that say what au new made: the agent's uid and gid (so that
+ * au delete can take ACL entries back by number, and check owners, once the
+ * names are gone), and the SHA-256 of the entrypoint source its entrypoint
+ * was compiled from (so that an upgrade of au shows as an entrypoint to
+ * rebuild). All optional: the reference tool writes none of them.
+ */
+static int load_agent_made_with(struct schema *s, const struct toml_table *t, struct agent *a)
+{
+	const struct toml_value *v;
+	unsigned id = 0;
+
+	if ((v = toml_table_get(t, "uid"))) {
+		if (get_id(s, v, "uid", &id) < 0)
+			return -1;
+		a->uid = id;
+		a->has_uid = true;
+	}
+	if ((v = toml_table_get(t, "gid"))) {
+		if (get_id(s, v, "gid", &id) < 0)
+			return -1;
+		a->gid = id;
+		a->has_gid = true;
+	}
+	if ((v = toml_table_get(t, "entrypoint_source_sha256"))) {
+		if (get_string(s, v, "entrypoint_source_sha256", &a->entrypoint_source_sha256) < 0)
+			return -1;
+		if (!is_sha256_hex(a->entrypoint_source_sha256))
+			return schema_fail(s, v->pos, "'entrypoint_source_sha256' must be 64 lowercase hex digits");
+	}
+	return 0;
+}
+
 static int load_agent(struct schema *s, const struct toml_table *t, struct agent *a)
 {
 	static const char *const known[] = {
 		"user_name", "su_as_agent_group", "entrypoint", "entrypoint_sha256",
-		"bootstrapped", "env", "mounts", NULL,
+		"bootstrapped", "env", "mounts", "uid", "gid", "entrypoint_source_sha256", NULL,
 	};
 	const struct toml_value *v;
 
@@ -244,6 +296,8 @@ static int load_agent(struct schema *s, const struct toml_table *t, struct agent
 				   "or \"" ENTRYPOINT_SHA256_UNKNOWN "\"");
 	if (!(v = required(s, t, "an agent", "bootstrapped")) ||
 	    get_bool(s, v, "bootstrapped", &a->bootstrapped) < 0)
+		return -1;
+	if (load_agent_made_with(s, t, a) < 0)
 		return -1;
 	v = toml_table_get(t, "env");
 	if (v && load_env(s, v, a) < 0)
@@ -338,7 +392,46 @@ int config_parse(struct config *cfg, const char *path, const char *text, size_t 
 		return -1;
 	}
 	toml_table_free(root);
+	cfg->comments = toml_comments_collect(text, len, comment_identity_keys);
 	return 0;
+}
+
+/*
+ * The config says which folders of the human's an agent may write, and which
+ * entrypoint runs: whoever else can write it (or replace it in its folder)
+ * could give an agent the human's files. As ssh does with its files, refuse
+ * rather than warn. The human's own group is theirs alone on Debian (one
+ * group per user), so it may write; a sticky folder keeps others from
+ * replacing a file they do not own.
+ */
+static void refuse_writable_by_others(const char *path, const struct stat *st)
+{
+	autofree char *shown = escape_display(path);
+	autofree char *dir = folder_of(path);
+	autofree char *shown_dir = escape_display(dir);
+	/* From the passwd entry: under sg (au run, just after au new) getgid() is the agent's group. */
+	const struct passwd *pw = getpwuid(getuid());
+	gid_t own_group = pw ? pw->pw_gid : getgid();
+	struct stat dst;
+
+	if (st->st_uid != getuid() && st->st_uid != 0) {
+		error("'%s' is owned by uid %u, not by you: refusing to use it", shown, (unsigned)st->st_uid);
+		hint("sudo chown %u '%s'", (unsigned)getuid(), shown);
+		exit(EXIT_FAIL);
+	}
+	if ((st->st_mode & S_IWOTH) || ((st->st_mode & S_IWGRP) && st->st_gid != own_group)) {
+		error("'%s' is writable by others (mode %04o): refusing to use it, as anyone who can write "
+		      "it can give an agent your files", shown, (unsigned)(st->st_mode & 07777));
+		hint("chmod 600 '%s'", shown);
+		exit(EXIT_FAIL);
+	}
+	if (stat(dir, &dst) == 0 && !(dst.st_mode & S_ISVTX) &&
+	    ((dst.st_mode & S_IWOTH) || ((dst.st_mode & S_IWGRP) && dst.st_gid != own_group))) {
+		error("the folder '%s' of '%s' is writable by others (mode %04o): refusing to use it, as "
+		      "anyone who can write there can replace it", shown_dir, shown, (unsigned)(dst.st_mode & 07777));
+		hint("chmod go-w '%s'", shown_dir);
+		exit(EXIT_FAIL);
+	}
 }
 
 void config_load(struct config *cfg, const char *path)
@@ -350,7 +443,8 @@ void config_load(struct config *cfg, const char *path)
 	struct stat st;
 
 	memset(cfg, 0, sizeof(*cfg));
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	/* O_NONBLOCK: a FIFO put in its place would block the open until someone writes to it. */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0) {
 		/* No file yet (or not even its folder): no agents, and nothing is created. */
 		if (errno == ENOENT || errno == ENOTDIR) {
@@ -363,6 +457,7 @@ void config_load(struct config *cfg, const char *path)
 		die_errno("cannot read '%s'", shown);
 	if (!S_ISREG(st.st_mode))
 		die("cannot read '%s': not a regular file", shown);
+	refuse_writable_by_others(path, &st);
 	if (read_fd_all(fd, CONFIG_MAX_SIZE, &text) < 0) {
 		if (errno == EFBIG)
 			die("cannot read '%s': larger than %u MiB", shown, CONFIG_MAX_SIZE >> 20);
@@ -397,6 +492,28 @@ static void write_kv_strings(struct strbuf *sb, const char *key, char *const *v,
 	strbuf_addstr(sb, "]\n");
 }
 
+static void write_agent_made_with(struct strbuf *sb, const struct agent *a)
+{
+	if (a->has_uid)
+		strbuf_addf(sb, "uid = %u\n", (unsigned)a->uid);
+	if (a->has_gid)
+		strbuf_addf(sb, "gid = %u\n", (unsigned)a->gid);
+	if (a->entrypoint_source_sha256)
+		write_kv_string(sb, "entrypoint_source_sha256", a->entrypoint_source_sha256);
+}
+
+/* The reference tool drops comments at its first write; we put them back where they were. */
+static char *with_comments(const struct config *cfg, char *text)
+{
+	char *commented;
+
+	if (!cfg->comments)
+		return text;
+	commented = toml_comments_apply(cfg->comments, text, comment_identity_keys);
+	free(text);
+	return commented;
+}
+
 /*
  * The reference writer's layout: top-level keys and a blank line, then each
  * agent followed by a blank line, with the trailing blank line dropped. Its
@@ -425,6 +542,7 @@ char *config_format(const struct config *cfg)
 		write_kv_string(&sb, "entrypoint", a->entrypoint);
 		write_kv_string(&sb, "entrypoint_sha256", a->entrypoint_sha256);
 		write_kv_bool(&sb, "bootstrapped", a->bootstrapped);
+		write_agent_made_with(&sb, a);
 		if (a->nr_env)
 			write_kv_strings(&sb, "env", a->env, a->nr_env);
 		if (a->unknown)
@@ -446,7 +564,7 @@ char *config_format(const struct config *cfg)
 		sb.len--;
 	strbuf_grow(&sb, 0);
 	sb.buf[sb.len] = '\0';
-	return config_detach(&sb);
+	return with_comments(cfg, config_detach(&sb));
 }
 
 /* mkdir -p, new folders private: ~/.config holds more than our file. */
@@ -545,6 +663,7 @@ int config_lock(const char *path, enum config_lock_mode mode)
 	autofree char *lock_path = xasprintf("%s.lock", path);
 	autofree char *shown = escape_display(lock_path);
 	autoclose int fd = -1;
+	struct stat st;
 	int op = exclusive ? LOCK_EX : LOCK_SH;
 
 	if (exclusive) {
@@ -555,15 +674,19 @@ int config_lock(const char *path, enum config_lock_mode mode)
 
 			die_errno("cannot create folder '%s'", shown_dir);
 		}
-		fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600);
+		fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOCTTY | O_NONBLOCK, 0600);
 	} else {
-		fd = open(lock_path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+		fd = open(lock_path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 		/* No lock file: no au ever wrote here, so nothing can be writing now. */
 		if (fd < 0 && (errno == ENOENT || errno == ENOTDIR))
 			return -1;
 	}
 	if (fd < 0)
 		die_errno("cannot open lock '%s'", shown);
+	if (fstat(fd, &st) < 0)
+		die_errno("cannot open lock '%s'", shown);
+	if (!S_ISREG(st.st_mode))
+		die("cannot use lock '%s': not a regular file", shown);
 	if (flock(fd, op | LOCK_NB) < 0) {
 		if (errno != EWOULDBLOCK)
 			die_errno("cannot lock '%s'", shown);
@@ -621,6 +744,7 @@ static void agent_release(struct agent *a)
 	free(a->group);
 	free(a->entrypoint);
 	free(a->entrypoint_sha256);
+	free(a->entrypoint_source_sha256);
 	for (size_t n = 0; n < a->nr_mounts; n++)
 		mount_release(&a->mounts[n]);
 	free(a->mounts);
@@ -726,5 +850,6 @@ void config_release(struct config *cfg)
 		agent_release(&cfg->agents[n]);
 	free(cfg->agents);
 	toml_table_free(cfg->unknown);
+	toml_comments_free(cfg->comments);
 	memset(cfg, 0, sizeof(*cfg));
 }

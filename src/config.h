@@ -3,15 +3,18 @@
  *
  * The schema is the reference tool's (agent-as-unix-user 2.x), so that a file
  * written by either tool loads in the other. Keys we add ("env",
- * "protected_paths") are optional and ignored by the reference tool. Keys we do
+ * "protected_paths", "uid", "gid", "entrypoint_source_sha256") are optional
+ * and ignored by the reference tool. Keys we do
  * not know are kept and written back.
  */
 #pragma once
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 struct toml_table; /* keys we do not know, kept for the rewrite (toml.h) */
+struct toml_comments;
 
 struct mount_spec {
 	char *source;
@@ -26,6 +29,11 @@ struct agent {
 	char *entrypoint;        /* absolute path of the setuid entrypoint */
 	char *entrypoint_sha256; /* 64 lowercase hex digits, or "<unknown>" */
 	bool bootstrapped;
+	/* Our extensions "uid", "gid", "entrypoint_source_sha256": what au new made it with. */
+	uid_t uid;
+	gid_t gid;
+	bool has_uid, has_gid;
+	char *entrypoint_source_sha256; /* NULL: unknown (the reference tool, or an older au) */
 	struct mount_spec *mounts;
 	size_t nr_mounts;
 	/* Our extension "env": "KEY=VALUE", or "KEY" (pass the human's value). */
@@ -46,6 +54,8 @@ struct config {
 	struct agent *agents;
 	size_t nr_agents;
 	struct toml_table *unknown;
+	/* The file's comments, put back at their keys when it is written (toml.h). */
+	struct toml_comments *comments;
 };
 
 #define ENTRYPOINT_SHA256_UNKNOWN "<unknown>"

@@ -126,6 +126,8 @@ void ep_request_to_argv(const struct ep_request *req, struct strvec *argv)
 		strvec_push(argv, SU_OPT_REPORT);
 	if (req->watch)
 		strvec_push(argv, SU_OPT_WATCH);
+	if (req->job_control)
+		strvec_push(argv, SU_OPT_JOB_CONTROL);
 	strvec_push(argv, SU_OPT_END);
 	for (size_t i = 0; i < req->command.nr; i++)
 		strvec_push(argv, req->command.v[i]);

@@ -49,6 +49,7 @@ struct ep_request {
 	bool keep_running;
 	bool report; /* the caller passes the report channel as SU_REPORT_FD */
 	bool watch;  /* report changes in the read-write mounts (needs report) */
+	bool job_control; /* the command's stops stop the entrypoint: au relays a terminal */
 	struct strvec command; /* at least one word */
 };
 

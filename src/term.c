@@ -59,10 +59,11 @@ static int open_slave(int master_fd)
 
 	/*
 	 * TIOCGPTPEER (Linux 4.13) opens the slave of this very master, with
-	 * no lookup of a /dev/pts path in between.
+	 * no lookup of a /dev/pts path in between. Older kernels say ENOTTY
+	 * (or EINVAL); a seccomp policy that does not know it, EPERM.
 	 */
 	fd = ioctl(master_fd, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
-	if (fd >= 0 || (errno != EINVAL && errno != ENOTTY))
+	if (fd >= 0 || (errno != EINVAL && errno != ENOTTY && errno != EPERM))
 		return fd;
 	errno = ptsname_r(master_fd, name, sizeof(name));
 	if (errno)
@@ -344,16 +345,35 @@ static void pump_input(struct relay *r)
 	flush_input(r);
 }
 
+static void suspend(struct relay *r);
+
+/*
+ * The entrypoint stops when the agent's job does (Ctrl-Z: its -j): then au
+ * stops as well and the human's shell has the terminal back, as under sudo's
+ * use_pty. The shell's fg continues au and the entrypoint, which continues
+ * the agent's job; the SIGCONT here is for when au could not stop (an
+ * orphaned process group, as under a script): then the job simply goes on.
+ */
+static void job_stopped(struct relay *r)
+{
+	suspend(r);
+	kill(r->child, SIGCONT);
+}
+
 static void reap(struct relay *r)
 {
 	pid_t pid;
+	int status;
 
 	if (r->child_done)
 		return;
 	do
-		pid = waitpid(r->child, &r->status, WNOHANG);
+		pid = waitpid(r->child, &status, WNOHANG | WUNTRACED);
 	while (pid < 0 && errno == EINTR);
-	if (pid == r->child) {
+	if (pid == r->child && WIFSTOPPED(status)) {
+		job_stopped(r);
+	} else if (pid == r->child) {
+		r->status = status;
 		r->child_done = true;
 	} else if (pid < 0) {
 		error_errno("cannot wait for the command (process %d)", (int)r->child);

@@ -3,8 +3,10 @@
  * human's terminal: it gets a new pty, and au copies bytes between the two.
  *
  * Use: if (term_needs_pty()) { pty_open(); fork(); child: pty_child_setup(),
- * then exec (the entrypoint does setsid() and TIOCSCTTY on the slave);
- * parent: pty_relay(), which returns the child's wait status. }
+ * then exec (the entrypoint's init takes the slave as its session's
+ * terminal, with the command as its foreground job); parent: pty_relay(),
+ * which returns the child's wait status. When the child stops (the agent's
+ * job did: Ctrl-Z), au stops too, and continues it when it is continued. }
  */
 #pragma once
 

@@ -25,6 +25,38 @@ struct key_path {
 	size_t nr, alloc;
 };
 
+/*
+ * What toml_comments_collect() and toml_comments_apply() learn from a parse:
+ * the items (a key/value line or a table header, in file order) and the
+ * comments, by byte offset. Only the top level of lines counts: keys inside
+ * inline tables are part of their item.
+ */
+struct item_rec {
+	struct toml_table *table; /* the item's table: the one a header defines */
+	char *key;                /* the key (first part of a dotted one); NULL for a header */
+	size_t start, end;        /* byte offsets of the item's text */
+};
+
+enum comment_kind {
+	COMMENT_OWN_LINE, /* alone on its line, at the top level */
+	COMMENT_TRAILING, /* after an item, on its last line */
+	COMMENT_INNER,    /* inside an item's value (a multi-line array) */
+};
+
+struct comment_rec {
+	enum comment_kind kind;
+	size_t start, end; /* of the text to keep: the line's indentation, or the spaces before '#' */
+	size_t item;       /* TRAILING: the item it follows */
+};
+
+struct comment_log {
+	struct item_rec *items;
+	size_t nr_items, alloc_items;
+	struct comment_rec *comments;
+	size_t nr_comments, alloc_comments;
+	char *pending_key; /* parse_keyval()'s first key, for parse_document() */
+};
+
 struct parser {
 	char *path; /* escaped for display */
 	const unsigned char *s;
@@ -37,6 +69,8 @@ struct parser {
 	unsigned long cur_section;
 	struct toml_table *root;
 	struct toml_table *cur; /* the table of the current [section] */
+	struct comment_log *log; /* where comments and items go, when they are collected */
+	int inline_depth;        /* inside an inline table: keys there are not items */
 };
 
 /* strbuf_detach() of an empty strbuf does not write the NUL: make sure it is there. */
@@ -186,6 +220,34 @@ static int skip_comment(struct parser *p)
 	return 0;
 }
 
+static void log_comment(struct parser *p, enum comment_kind kind, size_t start, size_t end)
+{
+	struct comment_log *log = p->log;
+	struct comment_rec *c;
+
+	if (!log)
+		return;
+	ALLOC_GROW(log->comments, log->nr_comments, log->alloc_comments);
+	c = &log->comments[log->nr_comments++];
+	c->kind = kind;
+	c->start = start;
+	c->end = end;
+	c->item = log->nr_items ? log->nr_items - 1 : 0;
+}
+
+static void log_item(struct parser *p, struct toml_table *table, char *key, size_t start, size_t end)
+{
+	struct comment_log *log = p->log;
+	struct item_rec *it;
+
+	ALLOC_GROW(log->items, log->nr_items, log->alloc_items);
+	it = &log->items[log->nr_items++];
+	it->table = table;
+	it->key = key;
+	it->start = start;
+	it->end = end;
+}
+
 /* Whitespace, comments and newlines, as allowed inside arrays. */
 static int skip_ws_comments_newlines(struct parser *p)
 {
@@ -193,8 +255,13 @@ static int skip_ws_comments_newlines(struct parser *p)
 		int r;
 
 		skip_ws(p);
-		if (peek(p, 0) == '#' && skip_comment(p) < 0)
-			return -1;
+		if (peek(p, 0) == '#') {
+			size_t start = p->i;
+
+			if (skip_comment(p) < 0)
+				return -1;
+			log_comment(p, COMMENT_INNER, start, p->i);
+		}
 		r = eat_newline(p);
 		if (r < 0)
 			return -1;
@@ -1064,6 +1131,7 @@ static int parse_inline_table(struct parser *p, struct toml_value *v, int depth)
 
 	/* Dotted keys inside belong to this table alone. */
 	p->cur_section = ++p->sections;
+	p->inline_depth++;
 	t = new_table(p, start, v->pos, depth, TOML_ORIGIN_INLINE);
 	if (!t)
 		goto out;
@@ -1104,6 +1172,7 @@ static int parse_inline_table(struct parser *p, struct toml_value *v, int depth)
 	r = 0;
 out:
 	p->cur_section = saved_section;
+	p->inline_depth--;
 	return r;
 }
 
@@ -1145,6 +1214,10 @@ static int parse_keyval(struct parser *p, struct toml_table *t)
 
 	if (parse_key(p, &kp) < 0)
 		goto out;
+	if (p->log && !p->inline_depth) {
+		free(p->log->pending_key);
+		p->log->pending_key = xstrndup(kp.parts[0].s.ptr, kp.parts[0].s.len);
+	}
 	/* Walk (or make) the tables of a dotted key. */
 	for (size_t n = 0; n + 1 < kp.nr; n++) {
 		const struct key_part *k = &kp.parts[n];
@@ -1308,21 +1381,35 @@ static int parse_document(struct parser *p)
 	if (p->len >= 3 && !memcmp(p->s, "\xef\xbb\xbf", 3))
 		p->i = 3;
 	while (p->i < p->len) {
+		size_t line_start = p->i, item_start, after_item;
+		bool item = false;
 		int c, r;
 
 		skip_ws(p);
+		item_start = p->i;
 		c = peek(p, 0);
 		if (c == '[') {
 			if (parse_header(p) < 0)
 				return -1;
+			item = true;
 		} else if (c >= 0 && c != '#' && c != '\n' && c != '\r') {
 			if (parse_keyval(p, p->cur) < 0)
 				return -1;
+			item = true;
 		}
+		if (item && p->log) {
+			log_item(p, p->cur, c == '[' ? NULL : p->log->pending_key, item_start, p->i);
+			p->log->pending_key = NULL;
+		}
+		after_item = p->i;
 		skip_ws(p);
 		c = peek(p, 0);
-		if (c == '#' && skip_comment(p) < 0)
-			return -1;
+		if (c == '#') {
+			if (skip_comment(p) < 0)
+				return -1;
+			log_comment(p, item ? COMMENT_TRAILING : COMMENT_OWN_LINE, item ? after_item : line_start,
+				    p->i);
+		}
 		r = eat_newline(p);
 		if (r < 0)
 			return -1;
@@ -1333,9 +1420,10 @@ static int parse_document(struct parser *p)
 	return 0;
 }
 
-struct toml_table *toml_parse(const char *path, const char *text, size_t len, char **err)
+static struct toml_table *parse_logged(const char *path, const char *text, size_t len, char **err,
+				       struct comment_log *log)
 {
-	struct parser p = { 0 };
+	struct parser p = { .log = log };
 	size_t bad;
 
 	p.path = escape_display(path);
@@ -1361,6 +1449,11 @@ struct toml_table *toml_parse(const char *path, const char *text, size_t len, ch
 	}
 	*err = NULL;
 	return p.root;
+}
+
+struct toml_table *toml_parse(const char *path, const char *text, size_t len, char **err)
+{
+	return parse_logged(path, text, len, err, NULL);
 }
 
 /* ---- writer ---- */
@@ -1463,4 +1556,361 @@ char *toml_format(const struct toml_table *root)
 
 	toml_write_entries(&sb, root);
 	return detach(&sb);
+}
+
+/* ---- comments ---- */
+
+/*
+ * A comment stays with what it is about: the key or table header on its line
+ * (trailing), or the one it stands above (leading). Both are named by an
+ * anchor that a rewrite of the same data gives the same item: the path of
+ * tables down to the item, each element of an array of tables named by its
+ * identity key (user_name = "agent", not its index, which changes when an
+ * element goes), then the key. A comment block at the top of the file, set
+ * apart by a blank line, and comments after the last item stay where they
+ * are whatever changes.
+ */
+enum comment_place { PLACE_HEAD, PLACE_LEADING, PLACE_TRAILING, PLACE_TAIL };
+
+struct toml_comment {
+	enum comment_place place;
+	char *anchor; /* NULL for the head and the tail */
+	char *text;   /* as written: the line, or the spaces and '#' after an item */
+	size_t order;
+};
+
+struct toml_comments {
+	struct toml_comment *v;
+	size_t nr, alloc;
+};
+
+/* A table and the anchor of its header. */
+struct table_path {
+	const struct toml_table *table;
+	char *path;
+};
+
+struct path_map {
+	struct table_path *v;
+	size_t nr, alloc;
+};
+
+static void comment_log_release(struct comment_log *log)
+{
+	for (size_t i = 0; i < log->nr_items; i++)
+		free(log->items[i].key);
+	free(log->items);
+	free(log->comments);
+	free(log->pending_key);
+	memset(log, 0, sizeof(*log));
+}
+
+static void add_path(struct path_map *m, const struct toml_table *t, struct strbuf *path)
+{
+	ALLOC_GROW(m->v, m->nr, m->alloc);
+	m->v[m->nr].table = t;
+	m->v[m->nr].path = xstrdup(strbuf_str(path));
+	m->nr++;
+}
+
+/* The identity of an element of an array of tables: "key=value", or its index. */
+static void add_identity(struct strbuf *path, const struct toml_table *t, size_t index,
+			 const char *const *identity_keys)
+{
+	for (const char *const *k = identity_keys; k && *k; k++) {
+		const struct toml_value *v = toml_table_get(t, *k);
+
+		if (v && v->type == TOML_STRING) {
+			strbuf_addf(path, "[%s=", *k);
+			strbuf_add(path, v->u.str.ptr, v->u.str.len);
+			strbuf_addch(path, ']');
+			return;
+		}
+	}
+	strbuf_addf(path, "[#%zu]", index);
+}
+
+/* Every table of the tree under t (not inline ones: their keys are not items), by path. */
+static void map_tables(struct path_map *m, const struct toml_table *t, struct strbuf *path,
+		       const char *const *identity_keys)
+{
+	add_path(m, t, path);
+	for (size_t n = 0; n < t->nr; n++) {
+		const struct toml_entry *e = &t->entries[n];
+		size_t len = path->len;
+
+		strbuf_addch(path, '.');
+		strbuf_add(path, e->key.ptr, e->key.len);
+		if (e->value.type == TOML_TABLE && e->value.u.table->origin != TOML_ORIGIN_INLINE) {
+			map_tables(m, e->value.u.table, path, identity_keys);
+		} else if (e->value.type == TOML_ARRAY && e->value.u.array->of_tables) {
+			size_t alen = path->len;
+
+			for (size_t k = 0; k < e->value.u.array->nr; k++) {
+				add_identity(path, e->value.u.array->items[k].u.table, k, identity_keys);
+				map_tables(m, e->value.u.array->items[k].u.table, path, identity_keys);
+				path->len = alen;
+				path->buf[alen] = '\0';
+			}
+		}
+		path->len = len;
+		path->buf[len] = '\0';
+	}
+}
+
+static int compare_table_paths(const void *a, const void *b)
+{
+	const struct toml_table *x = ((const struct table_path *)a)->table;
+	const struct toml_table *y = ((const struct table_path *)b)->table;
+
+	return x < y ? -1 : x > y;
+}
+
+static const char *path_of_table(const struct path_map *m, const struct toml_table *t)
+{
+	struct table_path key = { .table = t };
+	const struct table_path *found = bsearch(&key, m->v, m->nr, sizeof(*m->v), compare_table_paths);
+
+	return found ? found->path : "?";
+}
+
+static void path_map_release(struct path_map *m)
+{
+	for (size_t i = 0; i < m->nr; i++)
+		free(m->v[i].path);
+	free(m->v);
+}
+
+/* "PATH\nKEY", or "PATH\n" for a header. */
+static char *item_anchor(const struct path_map *m, const struct item_rec *it)
+{
+	return xasprintf("%s\n%s", path_of_table(m, it->table), it->key ? it->key : "");
+}
+
+/* Parses text, logging its items and comments, and names each item. NULL when it does not parse. */
+static char **anchored_parse(const char *text, size_t len, const char *const *identity_keys,
+			     struct comment_log *log)
+{
+	struct strbuf path = STRBUF_INIT;
+	struct path_map map = { 0 };
+	struct toml_table *root;
+	char *err = NULL;
+	char **anchors;
+
+	root = parse_logged("comments", text, len, &err, log);
+	free(err);
+	if (!root)
+		return NULL;
+	map_tables(&map, root, &path, identity_keys);
+	qsort(map.v, map.nr, sizeof(*map.v), compare_table_paths);
+	anchors = xcalloc(log->nr_items + 1, sizeof(*anchors));
+	for (size_t i = 0; i < log->nr_items; i++)
+		anchors[i] = item_anchor(&map, &log->items[i]);
+	path_map_release(&map);
+	strbuf_release(&path);
+	toml_table_free(root);
+	return anchors;
+}
+
+static void free_anchors(char **anchors, size_t nr)
+{
+	for (size_t i = 0; anchors && i < nr; i++)
+		free(anchors[i]);
+	free(anchors);
+}
+
+/* A blank line between from and to: a comment block set apart from what follows. */
+static bool blank_line_between(const char *text, size_t from, size_t to)
+{
+	bool line_empty = false;
+
+	for (size_t i = from; i < to; i++) {
+		if (text[i] == '\n') {
+			if (line_empty)
+				return true;
+			line_empty = true;
+		} else if (text[i] != ' ' && text[i] != '\t' && text[i] != '\r') {
+			line_empty = false;
+		}
+	}
+	return false;
+}
+
+static void add_comment(struct toml_comments *c, enum comment_place place, const char *anchor,
+			const char *text, size_t start, size_t end)
+{
+	struct toml_comment *cm;
+
+	ALLOC_GROW(c->v, c->nr, c->alloc);
+	cm = &c->v[c->nr];
+	cm->place = place;
+	cm->anchor = anchor ? xstrdup(anchor) : NULL;
+	cm->text = xstrndup(text + start, end - start);
+	cm->order = c->nr++;
+}
+
+struct toml_comments *toml_comments_collect(const char *text, size_t len, const char *const *identity_keys)
+{
+	struct comment_log log = { 0 };
+	struct toml_comments *c;
+	char **anchors;
+	size_t next_item = 0;
+
+	if (!memchr(text, '#', len))
+		return NULL;
+	anchors = anchored_parse(text, len, identity_keys, &log);
+	if (!anchors || !log.nr_comments) {
+		free_anchors(anchors, log.nr_items);
+		comment_log_release(&log);
+		return NULL;
+	}
+	c = xcalloc(1, sizeof(*c));
+	for (size_t i = 0; i < log.nr_comments; i++) {
+		const struct comment_rec *r = &log.comments[i];
+
+		if (r->kind == COMMENT_TRAILING) {
+			add_comment(c, PLACE_TRAILING, anchors[r->item], text, r->start, r->end);
+			continue;
+		}
+		/* The first item that ends after the comment: the one it is in, or above. */
+		while (next_item < log.nr_items && log.items[next_item].end < r->start)
+			next_item++;
+		if (next_item == log.nr_items)
+			add_comment(c, PLACE_TAIL, NULL, text, r->start, r->end);
+		else if (next_item == 0 && r->kind == COMMENT_OWN_LINE &&
+			 blank_line_between(text, r->end, log.items[0].start))
+			add_comment(c, PLACE_HEAD, NULL, text, r->start, r->end);
+		else
+			add_comment(c, PLACE_LEADING, anchors[next_item], text, r->start, r->end);
+	}
+	free_anchors(anchors, log.nr_items);
+	comment_log_release(&log);
+	return c;
+}
+
+void toml_comments_free(struct toml_comments *c)
+{
+	if (!c)
+		return;
+	for (size_t i = 0; i < c->nr; i++) {
+		free(c->v[i].anchor);
+		free(c->v[i].text);
+	}
+	free(c->v);
+	free(c);
+}
+
+/* Anchored comments sorted by (anchor, order), for a binary search per item. */
+static int compare_comments(const void *a, const void *b)
+{
+	const struct toml_comment *x = *(const struct toml_comment *const *)a;
+	const struct toml_comment *y = *(const struct toml_comment *const *)b;
+	int r = strcmp(x->anchor, y->anchor);
+
+	if (r)
+		return r;
+	return x->order < y->order ? -1 : x->order > y->order;
+}
+
+/* The first of the sorted comments with this anchor, or nr. */
+static size_t first_with_anchor(struct toml_comment **sorted, size_t nr, const char *anchor)
+{
+	size_t lo = 0, hi = nr;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (strcmp(sorted[mid]->anchor, anchor) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < nr && !strcmp(sorted[lo]->anchor, anchor) ? lo : nr;
+}
+
+static void emit_place(struct strbuf *out, const struct toml_comments *c, enum comment_place place)
+{
+	for (size_t i = 0; i < c->nr; i++) {
+		if (c->v[i].place == place) {
+			strbuf_addstr(out, c->v[i].text);
+			strbuf_addch(out, '\n');
+		}
+	}
+}
+
+/* The leading comments of one item, and its trailing one(s) into trailing. */
+static void emit_item_comments(struct strbuf *out, struct strbuf *trailing, struct toml_comment **sorted,
+			       size_t nr, bool *used, const char *anchor)
+{
+	for (size_t i = first_with_anchor(sorted, nr, anchor); i < nr && !strcmp(sorted[i]->anchor, anchor); i++) {
+		const struct toml_comment *cm = sorted[i];
+
+		if (used[cm->order])
+			continue;
+		used[cm->order] = true;
+		if (cm->place == PLACE_LEADING || trailing->len) {
+			/* A second trailing comment (two lines of a dotted key) goes above. */
+			const char *t = cm->text;
+
+			if (cm->place == PLACE_TRAILING)
+				while (*t == ' ' || *t == '\t')
+					t++;
+			strbuf_addstr(out, t);
+			strbuf_addch(out, '\n');
+		} else {
+			strbuf_addstr(trailing, cm->text);
+		}
+	}
+}
+
+char *toml_comments_apply(const struct toml_comments *c, const char *new_text, const char *const *identity_keys)
+{
+	struct strbuf out = STRBUF_INIT, trailing = STRBUF_INIT;
+	struct comment_log log = { 0 };
+	size_t len = strlen(new_text), item = 0, nr_sorted = 0;
+	struct toml_comment **sorted;
+	bool *used;
+	char **anchors;
+
+	if (!c || !c->nr)
+		return xstrdup(new_text);
+	anchors = anchored_parse(new_text, len, identity_keys, &log);
+	if (!anchors) {
+		comment_log_release(&log);
+		return xstrdup(new_text);
+	}
+	sorted = xcalloc(c->nr + 1, sizeof(*sorted));
+	used = xcalloc(c->nr + 1, sizeof(*used));
+	for (size_t i = 0; i < c->nr; i++) {
+		if (c->v[i].anchor)
+			sorted[nr_sorted++] = &c->v[i];
+	}
+	qsort(sorted, nr_sorted, sizeof(*sorted), compare_comments);
+
+	emit_place(&out, c, PLACE_HEAD);
+	if (out.len && len)
+		strbuf_addch(&out, '\n');
+	for (size_t off = 0; off < len;) {
+		const char *nl = memchr(new_text + off, '\n', len - off);
+		size_t end = nl ? (size_t)(nl - new_text) : len;
+
+		strbuf_reset(&trailing);
+		for (; item < log.nr_items && log.items[item].start <= end; item++)
+			emit_item_comments(&out, &trailing, sorted, nr_sorted, used, anchors[item]);
+		strbuf_add(&out, new_text + off, end - off);
+		strbuf_addstr(&out, strbuf_str(&trailing));
+		if (nl)
+			strbuf_addch(&out, '\n');
+		off = nl ? end + 1 : len;
+	}
+	if (len && new_text[len - 1] != '\n')
+		strbuf_addch(&out, '\n');
+	emit_place(&out, c, PLACE_TAIL);
+
+	free(sorted);
+	free(used);
+	free_anchors(anchors, log.nr_items);
+	comment_log_release(&log);
+	strbuf_release(&trailing);
+	return detach(&out);
 }

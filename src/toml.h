@@ -125,3 +125,20 @@ void toml_write_value(struct strbuf *sb, const struct toml_value *v);
 void toml_write_entries(struct strbuf *sb, const struct toml_table *t);
 /* A whole document for any tree (every table written inline). Caller frees. */
 char *toml_format(const struct toml_table *root);
+
+/*
+ * Comments, kept across a rewrite of a document that is written from its
+ * data (which has no room for them). toml_comments_collect() ties each
+ * comment of text to the key or table header it stands above, or follows on
+ * the same line; toml_comments_apply() puts them back at the same keys of a
+ * new text. An element of an array of tables is known by the first of
+ * identity_keys it has with a string value ("user_name", "source"), so that
+ * its comments follow it when another element goes. Comments of keys that
+ * are gone are dropped; a block at the top (set apart by a blank line) and
+ * comments after the last item stay. collect returns NULL when text has no
+ * comment; apply returns a copy of new_text when there is nothing to add.
+ */
+struct toml_comments;
+struct toml_comments *toml_comments_collect(const char *text, size_t len, const char *const *identity_keys);
+char *toml_comments_apply(const struct toml_comments *c, const char *new_text, const char *const *identity_keys);
+void toml_comments_free(struct toml_comments *c);

@@ -42,6 +42,13 @@ void die_errno(const char *fmt, ...)
 	exit(EXIT_FAIL);
 }
 
+static const char *usage_command;
+
+void set_usage_command(const char *name)
+{
+	usage_command = name;
+}
+
 void die_usage(const char *fmt, ...)
 {
 	va_list ap;
@@ -49,7 +56,10 @@ void die_usage(const char *fmt, ...)
 	va_start(ap, fmt);
 	vreport(NULL, fmt, ap, 0);
 	va_end(ap);
-	fputs("Try 'au --help'.\n", stderr);
+	if (usage_command)
+		fprintf(stderr, "Try 'au %s --help'.\n", usage_command);
+	else
+		fputs("Try 'au --help'.\n", stderr);
 	exit(EXIT_USAGE);
 }
 
@@ -368,6 +378,11 @@ int write_all(int fd, const void *buf, size_t len)
 bool can_ask(void)
 {
 	return isatty(STDIN_FILENO);
+}
+
+const char *plural(size_t n, const char *one, const char *many)
+{
+	return n == 1 ? one : many;
 }
 
 bool ask_yes_no(const char *question)

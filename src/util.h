@@ -17,8 +17,10 @@ enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
 
 void die(const char *fmt, ...) AU_NORETURN AU_PRINTF(1, 2);
 void die_errno(const char *fmt, ...) AU_NORETURN AU_PRINTF(1, 2);
-/* A usage error: the message, then "Try 'au --help'.", exit 2. */
+/* A usage error: the message, then "Try 'au [COMMAND] --help'.", exit 2. */
 void die_usage(const char *fmt, ...) AU_NORETURN AU_PRINTF(1, 2);
+/* The command whose --help die_usage() names from now on (main sets it). */
+void set_usage_command(const char *name);
 void warn(const char *fmt, ...) AU_PRINTF(1, 2);
 void warn_errno(const char *fmt, ...) AU_PRINTF(1, 2);
 /* "hint: ..." on stderr, shown under an error or warning. */
@@ -118,6 +120,9 @@ const char *const *strvec_argv(struct strvec *sv);
  * chosen (file names, paths inside shared folders) goes through this.
  */
 char *escape_display(const char *s);
+
+/* one or many, by n: printf("%zu %s", n, plural(n, "entry", "entries")). */
+const char *plural(size_t n, const char *one, const char *many);
 
 /* Colors only go to a terminal, and never when NO_COLOR is set. */
 bool color_enabled(int fd);

@@ -9,7 +9,7 @@ setup() {
 	fresh_config
 }
 
-commands=(new run info list delete mount)
+commands=(new run info list delete mount repair)
 
 # A config in the reference tool's format, with the agents named in the arguments.
 reference_config() {
@@ -29,13 +29,14 @@ reference_config() {
 	done
 }
 
-# A usage error: nothing on stdout, one line of message, then the hint; status 2.
+# A usage error: nothing on stdout, one line of message, then the hint naming the help
+# to read (au's, or the command's given as $1); status 2.
 assert_usage_error() {
 	assert_failure 2
 	assert_output ""
 	assert_equal "${#stderr_lines[@]}" 2
 	assert_regex "${stderr_lines[0]}" '^au: .+'
-	assert_equal "${stderr_lines[1]}" "Try 'au --help'."
+	assert_equal "${stderr_lines[1]}" "Try 'au ${1:+$1 }--help'."
 }
 
 @test "au --version prints the version" {
@@ -84,13 +85,25 @@ assert_usage_error() {
 	assert_regex "${stderr_lines[0]}" bogus
 
 	run --separate-stderr as_human au list --bogus
-	assert_usage_error
+	assert_usage_error list
 	assert_regex "${stderr_lines[0]}" bogus
 }
 
 @test "a missing operand is a usage error" {
 	run --separate-stderr as_human au mount add
-	assert_usage_error
+	assert_usage_error mount
+}
+
+@test "a usage error in a command points to that command's --help" {
+	local cmd
+
+	run --separate-stderr as_human au run
+	assert_usage_error run
+	for cmd in "${commands[@]}"; do
+		run --separate-stderr as_human au "$cmd" --bogus
+		echo "au $cmd --bogus: $stderr"
+		assert_usage_error "$cmd"
+	done
 }
 
 @test "au list without a config says so and creates nothing" {

@@ -145,7 +145,7 @@ assert_no_agent() {
 	assert_failure 2
 	assert_output ""
 	assert_regex "$stderr" "invalid agent name 'Bad!'"
-	assert_regex "$stderr" "Try 'au --help'\.\$"
+	assert_regex "$stderr" "Try 'au new --help'\.\$"
 	run getent group 'su-as-Bad!'
 	assert_failure
 	assert [ ! -e "$(human_config)" ]

@@ -55,7 +55,7 @@ teardown() {
 	run --separate-stderr as_human au run --env 'BAD-KEY=1' touch /home/agent/ran
 	assert_failure 2
 	assert_regex "$stderr" "BAD-KEY"
-	assert_regex "$stderr" "Try 'au --help'\.\$"
+	assert_regex "$stderr" "Try 'au run --help'\.\$"
 	assert [ ! -e /home/agent/ran ]
 }
 

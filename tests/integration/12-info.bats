@@ -50,7 +50,7 @@ assert_only_broken() {
 
 	run --separate-stderr as_human au info
 	assert_failure 1
-	assert_line --regexp "^  broken  entrypoint: '${ENTRYPOINT//./\\.}' has mode 4755, expected 4750\$"
+	assert_line --regexp "^  broken  entrypoint: '${ENTRYPOINT//./\\.}' has mode 4755, expected 4750: 'au repair -a agent' builds it again\$"
 	refute_line Healthy.
 }
 
@@ -84,7 +84,7 @@ assert_only_broken() {
 	chmod 4750 "$ENTRYPOINT"
 
 	run --separate-stderr as_human au info
-	assert_only_broken "^  broken  entrypoint: .* has SHA-256 $(sha256sum /bin/true | cut -d' ' -f1), expected [0-9a-f]{64}\$"
+	assert_only_broken "^  broken  entrypoint: .* has SHA-256 $(sha256sum /bin/true | cut -d' ' -f1), expected [0-9a-f]{64}: 'au repair -a agent' builds it again\$"
 }
 
 @test "au info says the user is broken when it is gone" {

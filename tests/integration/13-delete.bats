@@ -217,3 +217,38 @@ assert_not_deleted() {
 	run --separate-stderr as_human au delete --yes
 	assert_deleted "$uid"
 }
+
+@test "au delete --delete-home finishes when the user was removed by hand: the owner is checked against the recorded uid" {
+	new_agent
+	local uid
+	uid=$(id -u agent)
+	# A process of the agent's outlives its user: a removal by hand leaves it running.
+	as_human au run --keep-running sh -c 'sleep 100 </dev/null >/dev/null 2>&1 &' >/dev/null 2>&1
+	userdel --force agent
+	run pgrep --uid "$uid" --exact sleep
+	assert_success
+
+	run --separate-stderr as_human au delete --yes --delete-home
+	assert_line "user 'agent' does not exist, skipping"
+	assert_line '$ sudo rm -rf -- /home/agent'
+	assert_deleted "$uid"
+	assert [ ! -e /home/agent ]
+}
+
+@test "au delete does not take an entrypoint folder it cannot see for one that does not exist" {
+	new_agent
+	chmod 0700 "$AU_PREFIX/libexec/agent-as-unix-user"
+
+	run --separate-stderr as_human au delete --yes
+	assert_failure 1
+	assert_regex "$stderr" "not removing '$ENTRYPOINT_DIR' as root: .*Permission denied"
+	assert_regex "$stderr" "agent 'agent' was not completely deleted"
+	refute_output --partial "does not exist, skipping"
+	assert [ -u "$ENTRYPOINT_DIR/su_as_agent" ]
+	run --separate-stderr as_human au list
+	assert_output "agent (default)"
+
+	chmod 0755 "$AU_PREFIX/libexec/agent-as-unix-user"
+	run --separate-stderr as_human au delete --yes
+	assert_deleted
+}

@@ -143,7 +143,7 @@ C=x y "z"'
 		echo "au env set '$bad'"
 		assert_failure 2
 		assert_output ""
-		assert_equal "${stderr_lines[-1]}" "Try 'au --help'."
+		assert_equal "${stderr_lines[-1]}" "Try 'au env --help'."
 	done
 	run --separate-stderr as_human au env unset FOO=x
 	assert_failure 2

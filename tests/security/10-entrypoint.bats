@@ -10,6 +10,8 @@ EP_DIR=$AU_PREFIX/libexec/agent-as-unix-user/agent
 EP=$EP_DIR/su_as_agent
 # What a command that must not run would leave behind.
 RAN=/tmp/au-test-ran
+# The protocol word the installed entrypoint speaks (the first word of its argv).
+PROTO=$(sed -n 's/^#define SU_PROTOCOL "\(.*\)"$/\1/p' "$AU_REPO/entrypoint/su_as_agent.c")
 
 setup() {
 	require_world

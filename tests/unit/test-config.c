@@ -497,6 +497,132 @@ static void test_default_path(void **state)
 	assert_true(path[0] == '/');
 }
 
+/* ---- comments ---- */
+
+static const char commented[] =
+	"# My agents. Ask Bob before you change this.\n"
+	"\n"
+	"disable_home_access_check = true  # my home is 0755 on purpose\n"
+	"\n"
+	"# The one for Claude Code.\n"
+	"[[agents]]\n"
+	"user_name = \"agent\"\n"
+	"su_as_agent_group = \"su-as-agent\"\n"
+	"entrypoint = \"/e/su_as_agent\"\n"
+	"entrypoint_sha256 = \"<unknown>\"\n"
+	"bootstrapped = true\n"
+	"env = [\n"
+	"  \"HTTPS_PROXY\",  # the office proxy\n"
+	"]\n"
+	"# The project, read-write.\n"
+	"[[agents.mounts]]\n"
+	"source = \"/home/alice/project\"\n"
+	"target = \"/home/agent/project\"\n"
+	"read_only = false\n"
+	"\n"
+	"# Codex, for reviews only.\n"
+	"[[agents]]\n"
+	"user_name = \"reviewer\"  # named by Bob\n"
+	"su_as_agent_group = \"su-as-reviewer\"\n"
+	"entrypoint = \"/e/su_as_agent\"\n"
+	"entrypoint_sha256 = \"<unknown>\"\n"
+	"bootstrapped = true\n"
+	"\n"
+	"# end of file\n";
+
+/* The reference tool loses every comment at its first write; we keep each at its key. */
+static void test_comments_stay_at_their_keys(void **state)
+{
+	struct config cfg, again;
+	autofree char *out = NULL;
+	autofree char *out2 = NULL;
+	struct agent *a;
+
+	parse_ok(&cfg, commented);
+	out = config_format(&cfg);
+	assert_string_equal(out,
+		"# My agents. Ask Bob before you change this.\n"
+		"\n"
+		"disable_home_access_check = true  # my home is 0755 on purpose\n"
+		"\n"
+		"# The one for Claude Code.\n"
+		"[[agents]]\n"
+		"user_name = \"agent\"\n"
+		"su_as_agent_group = \"su-as-agent\"\n"
+		"entrypoint = \"/e/su_as_agent\"\n"
+		"entrypoint_sha256 = \"<unknown>\"\n"
+		"bootstrapped = true\n"
+		"# the office proxy\n"
+		"env = [\"HTTPS_PROXY\"]\n"
+		"# The project, read-write.\n"
+		"[[agents.mounts]]\n"
+		"source = \"/home/alice/project\"\n"
+		"target = \"/home/agent/project\"\n"
+		"read_only = false\n"
+		"\n"
+		"# Codex, for reviews only.\n"
+		"[[agents]]\n"
+		"user_name = \"reviewer\"  # named by Bob\n"
+		"su_as_agent_group = \"su-as-reviewer\"\n"
+		"entrypoint = \"/e/su_as_agent\"\n"
+		"entrypoint_sha256 = \"<unknown>\"\n"
+		"bootstrapped = true\n"
+		"# end of file\n");
+	/* Written again, nothing moves. */
+	parse_ok(&again, out);
+	out2 = config_format(&again);
+	assert_string_equal(out, out2);
+	config_release(&again);
+
+	/*
+	 * The first agent goes, a mount is added to the other: the reviewer's
+	 * comments follow it, the first agent's go with it, the top and the
+	 * end of the file stay.
+	 */
+	config_remove_agent(&cfg, "agent");
+	a = config_find_agent(&cfg, "reviewer");
+	agent_add_mount(a, "/home/alice/docs", "/home/reviewer/docs", true);
+	free(out);
+	out = config_format(&cfg);
+	assert_string_equal(out,
+		"# My agents. Ask Bob before you change this.\n"
+		"\n"
+		"disable_home_access_check = true  # my home is 0755 on purpose\n"
+		"\n"
+		"# Codex, for reviews only.\n"
+		"[[agents]]\n"
+		"user_name = \"reviewer\"  # named by Bob\n"
+		"su_as_agent_group = \"su-as-reviewer\"\n"
+		"entrypoint = \"/e/su_as_agent\"\n"
+		"entrypoint_sha256 = \"<unknown>\"\n"
+		"bootstrapped = true\n"
+		"[[agents.mounts]]\n"
+		"source = \"/home/alice/docs\"\n"
+		"target = \"/home/reviewer/docs\"\n"
+		"read_only = true\n"
+		"# end of file\n");
+	config_release(&cfg);
+}
+
+/* Files we already had: a CRLF one and one with keys we do not know keep their comments. */
+static void test_comments_of_hand_written_files(void **state)
+{
+	struct config cfg;
+	autofree char *out = NULL;
+	autofree char *out2 = NULL;
+
+	config_load(&cfg, DATA "hand-written-crlf.toml");
+	out = config_format(&cfg);
+	assert_non_null(strstr(out, "user_name = \"crlf\"  # comment\n"));
+	config_release(&cfg);
+
+	config_load(&cfg, DATA "unknown-keys.toml");
+	out2 = config_format(&cfg);
+	assert_non_null(strstr(out2, "# Written by a newer tool, edited by hand.\n"));
+	assert_non_null(strstr(out2, "shell = \"/bin/zsh\"   # not known to us\n"));
+	config_release(&cfg);
+}
+
 /* ---- loading and saving files ---- */
 
 static void test_missing_file_creates_nothing(void **state)
@@ -569,6 +695,72 @@ static void test_load_errors_die(void **state)
 		expected = xasprintf("au: cannot read '%s': Permission denied\n", path);
 		assert_string_equal(err, expected);
 	}
+	remove_tree(dir);
+}
+
+/* A child that would hang on a FIFO ends with SIGALRM instead (status 128 + 14). */
+static void load_child_alarm(void *arg)
+{
+	alarm(10);
+	load_child(arg);
+}
+
+static void lock_child_alarm(void *arg)
+{
+	alarm(10);
+	close(config_lock(arg, CONFIG_LOCK_SHARED));
+}
+
+/* A FIFO in the config's place is refused at once, not waited on. */
+static void test_load_refuses_a_fifo_without_waiting(void **state)
+{
+	autofree char *dir = scratch();
+	autofree char *path = xasprintf("%s/c.toml", dir);
+	autofree char *lock = xasprintf("%s/d.toml.lock", dir);
+	autofree char *lock_config = xasprintf("%s/d.toml", dir);
+	autofree char *err = NULL;
+	autofree char *expected = NULL;
+
+	assert_int_equal(mkfifo(path, 0600), 0);
+	assert_int_equal(run_child(load_child_alarm, path, &err), 1);
+	expected = xasprintf("au: cannot read '%s': not a regular file\n", path);
+	assert_string_equal(err, expected);
+
+	free(err);
+	free(expected);
+	assert_int_equal(mkfifo(lock, 0600), 0);
+	assert_int_equal(run_child(lock_child_alarm, lock_config, &err), 1);
+	expected = xasprintf("au: cannot use lock '%s': not a regular file\n", lock);
+	assert_string_equal(err, expected);
+	remove_tree(dir);
+}
+
+/* Whoever can write the config can give an agent the human's files: refused, with the fix. */
+static void test_load_refuses_a_config_others_can_write(void **state)
+{
+	autofree char *dir = scratch();
+	autofree char *path = xasprintf("%s/c.toml", dir);
+	autofree char *err = NULL;
+
+	write_file(path, "");
+	assert_int_equal(chmod(path, 0666), 0);
+	assert_int_equal(run_child(load_child, path, &err), 1);
+	assert_non_null(strstr(err, "is writable by others (mode 0666): refusing to use it"));
+	assert_non_null(strstr(err, "hint: chmod 600"));
+
+	free(err);
+	assert_int_equal(chmod(path, 0644), 0);
+	assert_int_equal(run_child(load_child, path, &err), 0);
+	assert_string_equal(err, "");
+
+	/* A folder others can write: they could replace the file. Sticky (/tmp), they cannot. */
+	free(err);
+	assert_int_equal(chmod(dir, 0777), 0);
+	assert_int_equal(run_child(load_child, path, &err), 1);
+	assert_non_null(strstr(err, "is writable by others (mode 0777): refusing to use it"));
+	free(err);
+	assert_int_equal(chmod(dir, 01777), 0);
+	assert_int_equal(run_child(load_child, path, &err), 0);
 	remove_tree(dir);
 }
 
@@ -779,7 +971,11 @@ int main(void)
 		cmocka_unit_test(test_protected_paths),
 		cmocka_unit_test(test_default_path),
 		cmocka_unit_test(test_missing_file_creates_nothing),
+		cmocka_unit_test(test_comments_stay_at_their_keys),
+		cmocka_unit_test(test_comments_of_hand_written_files),
 		cmocka_unit_test(test_load_errors_die),
+		cmocka_unit_test(test_load_refuses_a_fifo_without_waiting),
+		cmocka_unit_test(test_load_refuses_a_config_others_can_write),
 		cmocka_unit_test(test_save_creates_folder_mode_0600_atomically),
 		cmocka_unit_test(test_failed_save_leaves_no_temp_file),
 		cmocka_unit_test(test_save_through_symlink),

@@ -40,7 +40,7 @@
 
 #define MAX_WORDS 4200
 
-/* An argv under construction: "su_as_agent au2" then what a test adds. */
+/* An argv under construction: "su_as_agent SU_PROTOCOL" then what a test adds. */
 struct words {
 	char *v[MAX_WORDS + 1];
 	int n;
@@ -85,7 +85,7 @@ static const char *nth_protected(int n, bool *pin)
 	return NULL;
 }
 
-/* Parses "su_as_agent au2 WORDS... (NULL)". */
+/* Parses "su_as_agent SU_PROTOCOL WORDS... (NULL)". */
 static int parse(const char *const *words, const char **why)
 {
 	struct words w;
@@ -118,9 +118,9 @@ static void assert_refused(const char *const *words, const char *why_part)
 		strbuf_addf(&shown, " [%s]", e);
 	}
 	if (parse(words, &why) == 0)
-		fail_msg("accepted: au2%s", strbuf_str(&shown));
+		fail_msg("accepted: " SU_PROTOCOL "%s", strbuf_str(&shown));
 	if (!why || !strstr(why, why_part))
-		fail_msg("refused 'au2%s' with '%s', expected a reason with '%s'",
+		fail_msg("refused '" SU_PROTOCOL "%s' with '%s', expected a reason with '%s'",
 			 strbuf_str(&shown), why ? why : "(null)", why_part);
 }
 
@@ -179,7 +179,9 @@ static void test_a_second_parse_starts_clean(void **state)
 
 static void test_protocol_word_required(void **state)
 {
-	static const char *const wrong[] = { "au1", "au3", "au", "AU2", "au2 ", " au2", "au20", "", "--", "-k" };
+	/* The one before, and near misses of this one. */
+	static const char *const wrong[] = { "au1", "au", "AU2", SU_PROTOCOL " ", " " SU_PROTOCOL,
+					     SU_PROTOCOL "0", "", "--", "-k" };
 	const char *why = NULL;
 
 	for (size_t i = 0; i < ARRAY_SIZE(wrong); i++) {
@@ -250,7 +252,7 @@ static void test_unknown_options(void **state)
 {
 	static const char *const opts[] = {
 		"-x", "-E", "-R", "-K", "--keep", "-", "---", "-rw", "-kk", "-e=PATH", "-eTERM",
-		"-r/home/alice/a", "-dd", SU_PROTOCOL, "/home/agent", "-\x01", "-e ",
+		"-r/home/alice/a", "-dd", SU_PROTOCOL, "/home/agent", "-\x01", "-e ", "-jj", "-J",
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(opts); i++) {
@@ -607,7 +609,7 @@ static uint64_t rng(void)
 }
 
 static const char *const tokens[] = {
-	SU_PROTOCOL, "--", "-e", "-r", "-w", "-p", "-g", "-d", "-k", "-", "-x", "", "bash", "/bin/sh",
+	SU_PROTOCOL, "--", "-e", "-j", "-W", "-r", "-w", "-p", "-g", "-d", "-k", "-", "-x", "", "bash", "/bin/sh",
 	"PATH", "TERM", "A=B", "1A", "_", "/", ".", "..", "/home/alice", "/home/agent",
 	"/home/alice/src", "/home/agent/src", "/home/alice/", "/home/agent/", "/home/alicex/a",
 	"/home/agentx/a", "/home/alice/../x", "/home/agent/../../etc", "/home/agent/.",
@@ -679,7 +681,7 @@ static void test_mutation_run(void **state)
 		strbuf_reset(&in);
 		/* Mostly the right protocol word: the parser's body is the target. */
 		if (rng() % 16)
-			strbuf_add(&in, SU_PROTOCOL, 4);
+			strbuf_add(&in, SU_PROTOCOL, sizeof(SU_PROTOCOL));
 		for (size_t i = 0; i < nr; i++) {
 			/* Mostly an option with arguments of the right shape. */
 			if (rng() % 8) {

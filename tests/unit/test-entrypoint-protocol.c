@@ -73,6 +73,7 @@ static void test_command_only(void **state)
 	assert_false(parsed.keep_running);
 	assert_false(parsed.report);
 	assert_false(parsed.watch);
+	assert_false(parsed.job_control);
 	assert_string_equal(parsed.command[0], "true");
 	assert_null(parsed.command[1]);
 }
@@ -101,6 +102,7 @@ static void test_everything(void **state)
 	req.keep_running = true;
 	req.report = true;
 	req.watch = true;
+	req.job_control = true;
 	strvec_pushv(&req.command, command);
 
 	assert_int_equal(round_trip(&req, &argv, &why), 0);
@@ -134,6 +136,7 @@ static void test_everything(void **state)
 	assert_true(parsed.keep_running);
 	assert_true(parsed.report);
 	assert_true(parsed.watch);
+	assert_true(parsed.job_control);
 	/* Words after the end of options are the command's, whatever they look like. */
 	for (i = 0; command[i]; i++)
 		assert_string_equal(parsed.command[i], command[i]);
