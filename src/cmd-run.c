@@ -214,6 +214,7 @@ AU_NORETURN static void reexec_through_sg(const struct agent *a, int argc, char 
 	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
 	autostrvec struct strvec cmd = STRVEC_INIT;
 	autofree char *script = NULL;
+	autofree char *sg = NULL;
 	const char *sg_argv[5];
 
 	if (getenv("AU_THROUGH_SG"))
@@ -236,9 +237,13 @@ AU_NORETURN static void reexec_through_sg(const struct agent *a, int argc, char 
 	sg_argv[2] = "-c";
 	sg_argv[3] = script;
 	sg_argv[4] = NULL;
+	/* From a root-owned folder, never from the PATH: sg runs as root. */
+	sg = find_in_path("sg");
+	if (!sg)
+		die("cannot run 'sg'");
 	fflush(NULL);
-	execvp("sg", (char *const *)sg_argv);
-	die_errno("cannot run 'sg'");
+	execv(sg, (char *const *)sg_argv);
+	die_errno("cannot run '%s'", sg);
 }
 
 static void parse_run_options(int argc, char **argv, struct run_opts *o)
