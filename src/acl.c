@@ -1246,6 +1246,67 @@ int acl_walk(int dir_fd, const char *display_path, gid_t gid, uid_t owner_uid,
 	return stats->errors ? -1 : 0;
 }
 
+bool acl_may_write(int fd, const struct stat *st, uid_t uid, gid_t gid)
+{
+	unsigned char buf[XACL_MAX_SIZE];
+	struct node n = { fd, false };
+	autofree struct xacl *acl = NULL;
+	uint16_t mask = PERM_RWX;
+	bool group_matched = false;
+	ssize_t size;
+
+	if (uid == 0)
+		return true;
+	size = node_getxattr(&n, XATTR_ACCESS, buf, sizeof(buf));
+	if (size < 0 && errno == EBADF) { /* an O_PATH fd */
+		n.is_path = true;
+		size = node_getxattr(&n, XATTR_ACCESS, buf, sizeof(buf));
+	}
+	if (size < 0) {
+		if (errno != ENODATA && errno != EOPNOTSUPP)
+			return true;
+		/* No ACL: the mode bits. */
+		if (st->st_uid == uid)
+			return st->st_mode & S_IWUSR;
+		if (st->st_gid == gid)
+			return st->st_mode & S_IWGRP;
+		return st->st_mode & S_IWOTH;
+	}
+	acl = xmalloc(sizeof(*acl));
+	if (xacl_decode(acl, buf, (size_t)size) < 0)
+		return true;
+	for (size_t i = 0; i < acl->nr; i++) {
+		if (acl->e[i].tag == TAG_MASK)
+			mask = acl->e[i].perm;
+	}
+	/* The first class that matches decides, in the kernel's order. */
+	for (size_t i = 0; i < acl->nr; i++) {
+		const struct xacl_entry *e = &acl->e[i];
+
+		switch (e->tag) {
+		case TAG_USER_OBJ:
+			if (st->st_uid == uid)
+				return e->perm & 2;
+			break;
+		case TAG_USER:
+			if (e->id == uid)
+				return e->perm & mask & 2;
+			break;
+		case TAG_GROUP_OBJ:
+		case TAG_GROUP:
+			if ((e->tag == TAG_GROUP_OBJ ? st->st_gid : e->id) == gid) {
+				if (e->perm & mask & 2)
+					return true;
+				group_matched = true;
+			}
+			break;
+		case TAG_OTHER:
+			return !group_matched && (e->perm & 2);
+		}
+	}
+	return false;
+}
+
 bool acl_supported(int fd)
 {
 	struct node n = { fd, false };

@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 struct acl_walk_stats {
@@ -35,3 +36,12 @@ int acl_walk(int dir_fd, const char *display_path, gid_t gid, uid_t owner_uid,
 
 /* True when the file system of fd supports POSIX ACLs. */
 bool acl_supported(int fd);
+
+/*
+ * True when a process of uid, with gid as its only group (what the
+ * entrypoint leaves the agent), may write the object open at fd (any kind
+ * of fd, O_PATH included), whose fstat is st: its mode and access ACL
+ * checked as the kernel does (posix_acl_permission()). An ACL that cannot be
+ * read counts as writable: the answer must never be a false "no".
+ */
+bool acl_may_write(int fd, const struct stat *st, uid_t uid, gid_t gid);

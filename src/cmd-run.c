@@ -8,6 +8,7 @@
 #include "au.h"
 #include "config.h"
 #include "entrypoint.h"
+#include "path-check.h"
 #include "paths.h"
 #include "protect.h"
 #include "report.h"
@@ -586,6 +587,7 @@ int cmd_run(int argc, char **argv, struct au_ctx *ctx)
 	r.agent = au_setup(ctx, r.opts.agent);
 	check_agent_ready(&r);
 	r.ep_fd = open_entrypoint(&r, ctx, argc, argv);
+	warn_agent_writable_path(r.agent->user_name, r.user.uid, r.user.gid);
 	build_environment(&r);
 	build_request(&r, &ctx->cfg, argc, argv);
 	/* The agent starts after the lock is gone, as in the reference tool. */

@@ -1,0 +1,18 @@
+/*
+ * path-check.h: the human's PATH against the agent. A folder of PATH that
+ * the agent can write (a project's .venv/bin or node_modules/.bin in a
+ * read-write share, a folder writable by others) lets it put a program there
+ * that the human's shell then runs as the human.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+/*
+ * Warns once for each folder of the human's PATH that the agent (uid, with
+ * gid as its only group) could write or replace: the folder itself, or any
+ * folder or symlink met on the way to it, by mode or ACL; and for each
+ * relative entry. Returns how many warnings were given.
+ */
+int warn_agent_writable_path(const char *agent_name, uid_t uid, gid_t gid);
