@@ -184,9 +184,43 @@ static struct toml_table *collect_unknown(const struct toml_table *t, const char
 	return unknown;
 }
 
+/*
+ * The source's device and inode, both or neither. TOML integers are signed
+ * 64 bits: a number above INT64_MAX is written as its two's complement
+ * (negative), and read back the same way.
+ */
+static int load_mount_identity(struct schema *s, const struct toml_table *t, struct mount_spec *m)
+{
+	const struct toml_value *dev = toml_table_get(t, "source_device");
+	const struct toml_value *ino = toml_table_get(t, "source_inode");
+
+	if (!dev && !ino)
+		return 0;
+	if (!dev || !ino)
+		return schema_fail(s, (dev ? dev : ino)->pos,
+				   "a mount has both 'source_device' and 'source_inode', or neither");
+	if (dev->type != TOML_INTEGER || ino->type != TOML_INTEGER)
+		return schema_fail(s, (dev->type != TOML_INTEGER ? dev : ino)->pos,
+				   "'source_device' and 'source_inode' must be integers");
+	m->has_identity = true;
+	m->source_device = (unsigned long long)dev->u.integer;
+	m->source_inode = (unsigned long long)ino->u.integer;
+	return 0;
+}
+
+static void write_mount_identity(struct strbuf *sb, const struct mount_spec *m)
+{
+	if (!m->has_identity)
+		return;
+	strbuf_addf(sb, "source_device = %lld\nsource_inode = %lld\n", (long long)m->source_device,
+		    (long long)m->source_inode);
+}
+
 static int load_mount(struct schema *s, const struct toml_table *t, struct mount_spec *m)
 {
-	static const char *const known[] = { "source", "target", "read_only", NULL };
+	static const char *const known[] = {
+		"source", "target", "read_only", "source_device", "source_inode", NULL,
+	};
 	const struct toml_value *v;
 
 	m->read_only = true;
@@ -198,6 +232,8 @@ static int load_mount(struct schema *s, const struct toml_table *t, struct mount
 		return -1;
 	v = toml_table_get(t, "read_only");
 	if (v && get_bool(s, v, "read_only", &m->read_only) < 0)
+		return -1;
+	if (load_mount_identity(s, t, m) < 0)
 		return -1;
 	m->unknown = collect_unknown(t, known);
 	return 0;
@@ -436,6 +472,7 @@ char *config_format(const struct config *cfg)
 			write_kv_string(&sb, "source", m->source);
 			write_kv_string(&sb, "target", m->target);
 			write_kv_bool(&sb, "read_only", m->read_only);
+			write_mount_identity(&sb, m);
 			if (m->unknown)
 				toml_write_entries(&sb, m->unknown);
 		}
