@@ -8,6 +8,7 @@
 #include "au.h"
 #include "config.h"
 #include "entrypoint.h"
+#include "gitconfig.h"
 #include "path-check.h"
 #include "paths.h"
 #include "protect.h"
@@ -369,6 +370,30 @@ static void build_environment(struct run *r)
 }
 
 /*
+ * A share made by the reference tool or an older au has no recorded inode:
+ * the entrypoint could not tell the folder shared from one put at its path
+ * since, so it is not mounted until "au mount add" records it.
+ */
+static void refuse_unrecorded_share(const struct agent *a, const struct mount_spec *m)
+{
+	autofree char *source = NULL;
+	autofree char *target = NULL;
+	autostrbuf struct strbuf q = STRBUF_INIT;
+
+	if (m->has_identity)
+		return;
+	shell_quote(&q, m->source);
+	source = strbuf_detach(&q);
+	shell_quote(&q, m->target);
+	target = strbuf_detach(&q);
+	error("the share '%s' of agent '%s' has no recorded device and inode (made by the reference tool "
+	      "or an older au)", m->source, a->user_name);
+	hint("if it is the folder you mean, record it: au mount remove -a %s %s && au mount add -a %s%s %s %s",
+	     a->user_name, source, a->user_name, m->read_only ? "" : " --rw", source, target);
+	exit(EXIT_FAIL);
+}
+
+/*
  * Each share, and in each read-write one the protected paths and the git
  * directories to pin, recorded so that the audit can compare afterwards.
  */
@@ -381,13 +406,16 @@ static void add_shares(struct run *r, const struct config *cfg)
 		const struct mount_spec *m = &a->mounts[i];
 		struct share_watch *w;
 
-		ep_request_add_mount(&r->req, m->source, m->target, m->read_only);
+		refuse_unrecorded_share(a, m);
+		ep_request_add_mount(&r->req, m->source, m->source_device, m->source_inode, m->target,
+				     m->read_only);
 		if (m->read_only)
 			continue;
 		w = &r->watches[r->nr_watches++];
 		w->mount = m;
 		protect_collect(m, config_protected_paths(cfg), getuid(), &r->req, &w->scan);
 	}
+	gitconfig_add_mount(&r->req, a, &r->user);
 }
 
 /*
