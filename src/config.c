@@ -386,7 +386,8 @@ void config_load(struct config *cfg, const char *path)
 	struct stat st;
 
 	memset(cfg, 0, sizeof(*cfg));
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	/* O_NONBLOCK: a FIFO planted as the config must not hang us (it is refused below). */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0) {
 		/* No file yet (or not even its folder): no agents, and nothing is created. */
 		if (errno == ENOENT || errno == ENOTDIR) {
@@ -576,6 +577,13 @@ void config_save(struct config *cfg)
 
 /* ---- lock ---- */
 
+static bool is_regular_fd(int fd)
+{
+	struct stat st;
+
+	return fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+}
+
 int config_lock(const char *path, enum config_lock_mode mode)
 {
 	bool exclusive = mode == CONFIG_LOCK_EXCLUSIVE;
@@ -592,15 +600,17 @@ int config_lock(const char *path, enum config_lock_mode mode)
 
 			die_errno("cannot create folder '%s'", shown_dir);
 		}
-		fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600);
+		fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOCTTY | O_NONBLOCK, 0600);
 	} else {
-		fd = open(lock_path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+		fd = open(lock_path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 		/* No lock file: no au ever wrote here, so nothing can be writing now. */
 		if (fd < 0 && (errno == ENOENT || errno == ENOTDIR))
 			return -1;
 	}
 	if (fd < 0)
 		die_errno("cannot open lock '%s'", shown);
+	if (!is_regular_fd(fd))
+		die("cannot lock '%s': not a regular file", shown);
 	if (flock(fd, op | LOCK_NB) < 0) {
 		if (errno != EWOULDBLOCK)
 			die_errno("cannot lock '%s'", shown);
