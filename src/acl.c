@@ -23,9 +23,8 @@
  * done (post-order), so that a directory nobody but the human could write
  * stays so while its files are handled by name (see grant_by_name()). A file
  * with more than one link may be the same inode as a file outside the share
- * (uv's and pnpm's caches hard-link into projects): it gets read (and
- * execute, where its owner has it), never write, decided on the very inode
- * that is changed. A revoke takes a directory's entries back first
+ * (uv's and pnpm's caches hard-link into projects): it gets no entry at all,
+ * decided on the very inode that is changed. A revoke takes a directory's entries back first
  * (pre-order): from then on the agent can no longer move anything into or
  * out of it, so what it holds is what the walk lists.
  *
@@ -561,29 +560,29 @@ static int write_acl(struct walker *t, const struct node *n, const char *xname,
 }
 
 /*
- * What the group gets on an entry of st: rwx, but on a file with more than
- * one link only read, and execute where its owner has it. Such an inode may
- * also be a file outside the share (uv's cache, pnpm's store, a backup made
- * with cp -al): write on it would be write there. Decided on the very inode
- * whose ACL is then written, never on a name that may have changed since.
+ * A file with more than one link may also be a file outside the share (uv's
+ * cache, pnpm's store, a backup made with cp -al): write on it would be
+ * write there, and any entry on it would change a file outside the share. A
+ * grant leaves such a file without the group's entry (taking back one it
+ * got while it had one link): the agent reads it only if its mode lets
+ * everyone. Decided on the very inode whose ACL is then written, never on a
+ * name that may have changed since.
  */
-static uint16_t grant_perm(const struct stat *st)
-{
-	if (S_ISDIR(st->st_mode) || st->st_nlink <= 1)
-		return PERM_RWX;
-	return 4 | (st->st_mode & S_IXUSR ? 1 : 0);
-}
-
 static bool is_linked(const struct stat *st)
 {
 	return !S_ISDIR(st->st_mode) && st->st_nlink > 1;
 }
 
-/* want = cur with group:GID:perm and the mask recomputed; false when full. */
-static bool grant_access(struct walker *t, const struct xacl *cur, struct xacl *want, uint16_t perm)
+/*
+ * want = cur with group:GID:rwx (none on a linked file, see is_linked()) and
+ * the mask recomputed; false when full.
+ */
+static bool grant_access(struct walker *t, const struct xacl *cur, struct xacl *want, const struct stat *st)
 {
 	xacl_copy(want, cur);
-	if (!xacl_set_group(want, t->w->gid, perm))
+	if (is_linked(st))
+		xacl_remove_group(want, t->w->gid);
+	else if (!xacl_set_group(want, t->w->gid, PERM_RWX))
 		return false;
 	xacl_fix_mask(want);
 	return true;
@@ -617,7 +616,7 @@ static int grant_node(struct walker *t, const struct node *n, const struct stat 
 	if (err)
 		return err;
 	*what = "set the ACL of";
-	if (!grant_access(t, &t->cur, &t->want, grant_perm(st)))
+	if (!grant_access(t, &t->cur, &t->want, st))
 		return ENOSPC;
 	if (!xacl_equal(&t->cur, &t->want)) {
 		err = write_acl(t, n, XATTR_ACCESS, &t->want);
@@ -907,7 +906,7 @@ static enum by_name_result grant_by_name(struct walker *t, struct dir_ref *dir, 
 		return result;
 	if (!has_acl)
 		xacl_from_mode(&t->cur, t->st.st_mode);
-	if (!grant_access(t, &t->cur, &t->want, grant_perm(&t->st)))
+	if (!grant_access(t, &t->cur, &t->want, &t->st))
 		return BY_FD; /* full: the fd route reports it */
 	if (xacl_equal(&t->cur, &t->want)) {
 		t->stats.unchanged++;
@@ -1097,7 +1096,8 @@ static bool only_owner_writes(struct walker *t, const struct node *n, const stru
 	for (size_t i = 0; i < t->dcur.nr; i++) {
 		const struct xacl_entry *e = &t->dcur.e[i];
 
-		if (e->tag == TAG_OTHER ? e->perm & 2 : e->tag != TAG_USER_OBJ && (e->perm & mask & 2))
+		if (e->tag == TAG_OTHER ? e->perm & 2 : e->tag != TAG_USER_OBJ && e->tag != TAG_MASK &&
+							(e->perm & mask & 2))
 			return false;
 	}
 	return true;
@@ -1643,6 +1643,38 @@ bool acl_may_write(int fd, const struct stat *st, uid_t uid, gid_t gid)
 		}
 	}
 	return false;
+}
+
+bool acl_only_owner_writes(int fd, const struct stat *st)
+{
+	unsigned char buf[XACL_MAX_SIZE];
+	struct node n = { fd, false };
+	autofree struct xacl *acl = NULL;
+	uint16_t mask = PERM_RWX;
+	ssize_t size;
+
+	size = node_getxattr(&n, XATTR_ACCESS, buf, sizeof(buf));
+	if (size < 0 && errno == EBADF) { /* an O_PATH fd */
+		n.is_path = true;
+		size = node_getxattr(&n, XATTR_ACCESS, buf, sizeof(buf));
+	}
+	if (size < 0)
+		return (errno == ENODATA || errno == EOPNOTSUPP) && !(st->st_mode & (S_IWGRP | S_IWOTH));
+	acl = xmalloc(sizeof(*acl));
+	if (xacl_decode(acl, buf, (size_t)size) < 0)
+		return false;
+	for (size_t i = 0; i < acl->nr; i++) {
+		if (acl->e[i].tag == TAG_MASK)
+			mask = acl->e[i].perm;
+	}
+	for (size_t i = 0; i < acl->nr; i++) {
+		const struct xacl_entry *e = &acl->e[i];
+
+		if (e->tag == TAG_OTHER ? e->perm & 2 : e->tag != TAG_USER_OBJ && e->tag != TAG_MASK &&
+							(e->perm & mask & 2))
+			return false;
+	}
+	return true;
 }
 
 bool acl_supported(int fd)
