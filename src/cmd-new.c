@@ -6,6 +6,7 @@
 #include "config.h"
 #include "entrypoint-hash.h"
 #include "hash.h"
+#include "path-check.h"
 #include "sys.h"
 #include "util.h"
 
@@ -357,11 +358,22 @@ static void record_agent(const struct new_state *s, struct config *cfg)
 	config_save(cfg);
 }
 
+/*
+ * Where the entrypoint is compiled before root installs it setuid: TMPDIR
+ * only where no one but the human (or root) could move or replace what is
+ * made there. A TMPDIR in a read-write share would let the agent swap the
+ * compiled entrypoint, or the folder holding it, before "sudo install".
+ */
 static void make_tmpdir(struct new_state *s)
 {
 	const char *tmp = getenv("TMPDIR");
+	autostrbuf struct strbuf why = STRBUF_INIT;
 	char template[PATH_MAX];
 
+	if (tmp && tmp[0] == '/' && !path_owner_alone_writes(tmp, s->human.uid, &why)) {
+		warn("not compiling in TMPDIR '%s': %s; using /tmp", tmp, why.buf);
+		tmp = NULL;
+	}
 	snprintf(template, sizeof(template), "%s/au-new-XXXXXX", tmp && tmp[0] == '/' ? tmp : "/tmp");
 	if (!mkdtemp(template))
 		die_errno("cannot create a temporary folder in '%s'", tmp ? tmp : "/tmp");

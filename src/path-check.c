@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 struct writable_check {
 	uid_t uid;
@@ -82,4 +83,44 @@ int warn_agent_writable_path(const char *agent_name, uid_t uid, gid_t gid)
 			break;
 	}
 	return warnings;
+}
+
+struct owner_check {
+	uid_t owner;
+	struct strbuf *why;
+};
+
+static int visit_owner_alone(const struct path_step *step, void *data)
+{
+	struct owner_check *c = data;
+	const struct stat *st = step->st;
+
+	if (st->st_uid != 0 && st->st_uid != c->owner) {
+		strbuf_addf(c->why, "'%s' is owned by uid %u", step->path, (unsigned)st->st_uid);
+		errno = EPERM;
+		return -1;
+	}
+	if (step->kind == PATH_STEP_SYMLINK || (st->st_mode & S_ISVTX))
+		return 0;
+	if (!acl_only_owner_writes(step->fd, st)) {
+		strbuf_addf(c->why, "'%s' is writable by others than its owner", step->path);
+		errno = EPERM;
+		return -1;
+	}
+	return 0;
+}
+
+bool path_owner_alone_writes(const char *path, uid_t owner, struct strbuf *why)
+{
+	struct owner_check c = { owner, why };
+	size_t len = why->len;
+	int fd = path_resolve(path, visit_owner_alone, &c, NULL, NULL);
+
+	if (fd >= 0) {
+		close(fd);
+		return true;
+	}
+	if (why->len == len)
+		strbuf_addf(why, "cannot use '%s': %s", path, strerror(errno));
+	return false;
 }
