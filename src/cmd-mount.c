@@ -25,8 +25,12 @@ static const char mount_usage[] =
 	"Share a folder (or, read-only, a file) of your home with an agent. It appears\n"
 	"at TARGET (by default the same place below the agent's home) in the agent's\n"
 	"private mount namespace, at each 'au run'. Read-only unless --rw, which gives\n"
-	"the group su-as-NAME rwx on SOURCE and everything below it with ACLs; 'remove'\n"
-	"takes them back.\n"
+	"the group su-as-NAME rwx on SOURCE and everything below it with ACLs, but\n"
+	"nothing on files with more than one link (they may be files outside SOURCE\n"
+	"too); 'remove' takes them back, and always stops sharing.\n"
+	"SOURCE must be yours, reached through symlinks and folders of yours only, and\n"
+	"is never a secret of yours (~/.ssh, ~/.gnupg...) or au's own config or state.\n"
+	"'au run' refuses a SOURCE that is another folder than the one shared.\n"
 	"In read-write folders, git hooks, .git/config, .envrc, .vscode and .idea stay\n"
 	"read-only for the agent ('au mount list' shows the list once a folder is\n"
 	"shared read-write).\n"
@@ -142,9 +146,9 @@ static void print_noted(const struct strvec *paths, size_t total)
 }
 
 /*
- * Files with more than one link were left read-only for the agent: which,
- * why, and how to give each its own copy when the human wants the agent to
- * write them.
+ * Files with more than one link were not shared for writing: which, why,
+ * and how to give each its own copy when the human wants the agent to write
+ * them.
  */
 static void report_linked(const struct mount_ctx *m, const char *source, const struct acl_walk_stats *st,
 			  const struct acl_walk_notes *notes)
@@ -153,9 +157,10 @@ static void report_linked(const struct mount_ctx *m, const char *source, const s
 
 	if (!st->linked)
 		return;
-	line_out("  %zu file%s with more than one link left read-only for the agent: the same file may be "
-		 "elsewhere too (uv's and pnpm's caches link theirs into projects), and write here would be "
-		 "write there:", st->linked, st->linked == 1 ? "" : "s");
+	line_out("  %zu file%s with more than one link not shared for writing (the agent reads %s only if "
+		 "everyone may): the same file may be elsewhere too (uv's and pnpm's caches link theirs into "
+		 "projects), and write here would be write there:", st->linked, st->linked == 1 ? "" : "s",
+		 st->linked == 1 ? "it" : "them");
 	print_noted(&notes->linked, st->linked);
 	line_out("  To let the agent write them, give each its own copy (uv: UV_LINK_MODE=copy, pnpm: "
 		 "package-import-method=copy), then share the folder again:");
@@ -296,10 +301,21 @@ static int mount_add(int argc, char **argv, struct mount_ctx *m)
 }
 
 /*
- * What a revoke could not take back, and the command that finishes the
- * job: root's setfacl, which reads folders the human cannot, and which no
- * running process of the agent's can race (they are stopped first).
+ * The command that takes every entry of the agent's group back from the
+ * folder quoted q: root's setfacl, which reads folders the human cannot, and
+ * which no running process of the agent's can race (they are stopped first).
  */
+static void hint_finish(const struct mount_ctx *m, const char *q)
+{
+	hint("nothing shares the folder now; to take every entry of group '%s' back, as root:", m->a->group);
+	if (m->user.user_exists && agent_has_processes(m->user.uid))
+		hint("  sudo pkill -KILL -u %s; sudo setfacl -R -P -x group:%s,default:group:%s -- %s",
+		     m->a->user_name, m->a->group, m->a->group, q);
+	else
+		hint("  sudo setfacl -R -P -x group:%s,default:group:%s -- %s", m->a->group, m->a->group, q);
+}
+
+/* What a revoke could not take back, and the command that finishes the job. */
 static void report_leftovers(const struct mount_ctx *m, const char *source, const struct acl_walk_stats *st,
 			     const struct acl_walk_notes *notes)
 {
@@ -317,12 +333,7 @@ static void report_leftovers(const struct mount_ctx *m, const char *source, cons
 	if (st->errors)
 		error("%zu entr%s in '%s' could not be changed (above)", st->errors,
 		      st->errors == 1 ? "y" : "ies", source);
-	hint("nothing shares the folder now; to take every entry of group '%s' back, as root:", m->a->group);
-	if (m->user.user_exists && agent_has_processes(m->user.uid))
-		hint("  sudo pkill -KILL -u %s; sudo setfacl -R -P -x group:%s,default:group:%s -- %s",
-		     m->a->user_name, m->a->group, m->a->group, q);
-	else
-		hint("  sudo setfacl -R -P -x group:%s,default:group:%s -- %s", m->a->group, m->a->group, q);
+	hint_finish(m, q);
 }
 
 /* The revoke of a read-write share; false when something could not be taken back (said). */
@@ -400,7 +411,15 @@ static int mount_remove(int argc, char **argv, struct mount_ctx *m)
 		/* A mount lives as long as the namespace of the processes that see it. */
 		warn("processes of agent '%s' are still running (au run --keep-running?): they keep "
 		     "the mount until they exit", m->a->user_name);
-		hint("stop them with: sudo pkill --uid %s", m->a->user_name);
+		if (!read_only && complete) {
+			/* They could have moved files of yours out of the walk's way, into folders of theirs. */
+			autofree char *q = quoted(source);
+
+			warn("they could also have moved files of yours where the walk did not see them");
+			hint_finish(m, q);
+		} else {
+			hint("stop them with: sudo pkill --uid %s", m->a->user_name);
+		}
 	}
 	au_unlock(m->au);
 	return complete ? EXIT_OK : EXIT_FAIL;

@@ -131,11 +131,14 @@ static const struct secret {
 /* Refuses source against one secret at path (canonical), with what it is. */
 static void refuse_one(const char *source, const char *path, const char *what)
 {
+	struct stat st;
+
 	if (!strcmp(source, path))
 		die("refusing to share '%s': it holds %s", source, what);
 	if (path_below(source, path))
 		die("refusing to share '%s': it is inside '%s', which holds %s", source, path, what);
-	if (path_below(path, source))
+	/* What would only be there one day is not named: what is there is. */
+	if (path_below(path, source) && !lstat(path, &st))
 		die("refusing to share '%s': '%s' inside it holds %s", source, path, what);
 }
 
@@ -168,13 +171,13 @@ void share_refuse_secrets(const char *source, const struct human *h, const char 
 	}
 	lock = xasprintf("%s.lock", config_path);
 
+	refuse_at(source, config_path, "au's config (the agent could change what it may reach)");
+	refuse_at(source, lock, "au's config lock");
 	for (size_t i = 0; i < ARRAY_SIZE(secrets); i++) {
 		autofree char *lexical = path_join(h->home_real, secrets[i].rel);
 
 		refuse_at(source, lexical, secrets[i].what);
 	}
-	refuse_at(source, config_path, "au's config (the agent could change what it may reach)");
-	refuse_at(source, lock, "au's config lock");
 }
 
 int share_open_recorded(const struct mount_spec *m, struct strbuf *why, bool *gone)
