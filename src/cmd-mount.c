@@ -235,6 +235,30 @@ static void refuse_duplicate(const struct mount_ctx *m, const char *source, cons
 }
 
 /*
+ * This agent first, then every other one of the config that exists: none
+ * may have shaped the path of a source (another agent could hand this one
+ * a folder it should not have).
+ */
+static struct share_agent *every_agent(const struct mount_ctx *m, size_t *nr)
+{
+	struct share_agent *agents = xcalloc(m->cfg->nr_agents + 1, sizeof(*agents));
+
+	*nr = 0;
+	agents[(*nr)++] = (struct share_agent){ m->user.uid, m->user.gid };
+	for (size_t i = 0; i < m->cfg->nr_agents; i++) {
+		const struct agent *a = &m->cfg->agents[i];
+		autoagentuser struct agent_user u = { 0 };
+
+		if (a == m->a)
+			continue;
+		agent_user_load(&u, a->user_name, a->group);
+		if (u.user_exists && u.group_exists)
+			agents[(*nr)++] = (struct share_agent){ u.uid, u.gid };
+	}
+	return agents;
+}
+
+/*
  * The grant of a read-write share, from the fd of the folder that was
  * checked (never its path again). Half a share is worse than none: on any
  * failure what was given is taken back, from the same fd.
@@ -261,7 +285,8 @@ static void grant_share(struct mount_ctx *m, const struct share_source *src)
 static int mount_add(int argc, char **argv, struct mount_ctx *m)
 {
 	struct share_source src __attribute__((cleanup(share_source_release))) = { .fd = -1 };
-	struct share_agent agent;
+	autofree struct share_agent *agents = NULL;
+	size_t nr_agents;
 	autofree char *target = NULL;
 	struct mount_spec *spec;
 
@@ -275,8 +300,8 @@ static int mount_add(int argc, char **argv, struct mount_ctx *m)
 		die("the %s of agent '%s' does not exist (see 'au info -a %s')",
 		    m->user.user_exists ? "group" : "user", m->a->user_name, m->a->user_name);
 
-	agent = (struct share_agent){ m->user.uid, m->user.gid };
-	share_source_resolve(argv[optind], &m->human, &agent, &src);
+	agents = every_agent(m, &nr_agents);
+	share_source_resolve(argv[optind], &m->human, agents, nr_agents, &src);
 	share_refuse_secrets(src.path, &m->human, m->au->config_path);
 	if (m->rw && !S_ISDIR(src.st.st_mode))
 		die("'%s' is a file: read-write sharing is for folders (share its folder, or the file read-only)",

@@ -22,9 +22,34 @@ void share_source_release(struct share_source *s)
 
 struct source_check {
 	uid_t human;
-	const struct share_agent *agent;
+	const struct share_agent *agents;
+	size_t nr;
 	struct strbuf why;
 };
+
+/* The first of c's agents that may write the folder open at fd, or NULL. */
+static const struct share_agent *writer_of(const struct source_check *c, int fd)
+{
+	static const struct share_agent anyone = { (uid_t)-1, (gid_t)-1 };
+	struct stat st;
+
+	if (fstat(fd, &st) < 0)
+		return &anyone;
+	for (size_t i = 0; i < c->nr; i++) {
+		if (acl_may_write(fd, &st, c->agents[i].uid, c->agents[i].gid))
+			return &c->agents[i];
+	}
+	return NULL;
+}
+
+static bool is_agent(const struct source_check *c, uid_t uid)
+{
+	for (size_t i = 0; i < c->nr; i++) {
+		if (c->agents[i].uid == uid)
+			return true;
+	}
+	return false;
+}
 
 /*
  * path_resolve()'s visitor for a source. A symlink can only lead where its
@@ -40,7 +65,6 @@ static int visit_source(const struct path_step *step, void *data)
 {
 	struct source_check *c = data;
 	uid_t owner = step->st->st_uid;
-	struct stat dir_st;
 
 	if (step->kind == PATH_STEP_SYMLINK) {
 		if (owner != c->human && owner != 0) {
@@ -49,8 +73,7 @@ static int visit_source(const struct path_step *step, void *data)
 			errno = EPERM;
 			return -1;
 		}
-		if (fstat(step->dir_fd, &dir_st) < 0 ||
-		    acl_may_write(step->dir_fd, &dir_st, c->agent->uid, c->agent->gid)) {
+		if (writer_of(c, step->dir_fd)) {
 			strbuf_addf(&c->why, "'%s' is a symlink in a folder the agent can write (it may have put "
 				    "it there): give the path it leads to instead", step->path);
 			errno = EPERM;
@@ -60,17 +83,17 @@ static int visit_source(const struct path_step *step, void *data)
 	}
 	if (step->kind == PATH_STEP_DIR && owner != c->human && owner != 0) {
 		strbuf_addf(&c->why, "'%s' is a folder of uid %u%s, not yours: refusing to go through it",
-			    step->path, (unsigned)owner, owner == c->agent->uid ? " (the agent)" : "");
+			    step->path, (unsigned)owner, is_agent(c, owner) ? " (the agent)" : "");
 		errno = EPERM;
 		return -1;
 	}
 	return 0;
 }
 
-void share_source_resolve(const char *arg, const struct human *h, const struct share_agent *agent,
-			  struct share_source *out)
+void share_source_resolve(const char *arg, const struct human *h, const struct share_agent *agents,
+			  size_t nr, struct share_source *out)
 {
-	struct source_check check = { h->uid, agent, STRBUF_INIT };
+	struct source_check check = { h->uid, agents, nr, STRBUF_INIT };
 	autofree char *given = NULL;
 	char cwd[PATH_MAX];
 

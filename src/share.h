@@ -8,6 +8,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 
@@ -21,7 +22,7 @@ struct share_source {
 	struct stat st; /* its fstat: device and inode are recorded */
 };
 
-/* Who must not have shaped the path: the agent (its uid, and its group as its only one). */
+/* Who must not have shaped the path: an agent (its uid, and its group as its only one). */
 struct share_agent {
 	uid_t uid;
 	gid_t gid;
@@ -30,12 +31,12 @@ struct share_agent {
 /*
  * Resolves arg (relative to the current folder) one component at a time,
  * and dies with a one-line reason unless every symlink met is the human's
- * (or root's) and sits in a folder the agent cannot write, every folder
- * passed through is the human's (or root's), and what it names is a folder
- * or file of the human's inside their home, not the home itself.
+ * (or root's) and sits in a folder none of the nr agents can write, every
+ * folder passed through is the human's (or root's), and what it names is a
+ * folder or file of the human's inside their home, not the home itself.
  */
-void share_source_resolve(const char *arg, const struct human *h, const struct share_agent *agent,
-			  struct share_source *out);
+void share_source_resolve(const char *arg, const struct human *h, const struct share_agent *agents,
+			  size_t nr, struct share_source *out);
 void share_source_release(struct share_source *s);
 
 /*
