@@ -7,6 +7,7 @@
 #include "protect.h"
 #include "share.h"
 #include "sys.h"
+#include "toml.h"
 #include "util.h"
 
 #include <errno.h>
@@ -223,6 +224,17 @@ static char *choose_target(const struct mount_ctx *m, const char *source, const 
 	return target;
 }
 
+/*
+ * The config is TOML, whose strings are UTF-8: a path with other bytes (the
+ * agent names folders in a share as it likes) cannot be recorded, and
+ * written raw it would leave a config that no command loads.
+ */
+static void refuse_unwritable(const char *path)
+{
+	if (!toml_string_valid(path, strlen(path)))
+		die("'%s' is not valid UTF-8, which the config cannot hold: rename it", path);
+}
+
 static void refuse_duplicate(const struct mount_ctx *m, const char *source, const char *target)
 {
 	for (size_t i = 0; i < m->a->nr_mounts; i++) {
@@ -307,6 +319,8 @@ static int mount_add(int argc, char **argv, struct mount_ctx *m)
 		die("'%s' is a file: read-write sharing is for folders (share its folder, or the file read-only)",
 		    src.path);
 	target = choose_target(m, src.path, argc - optind == 2 ? argv[optind + 1] : NULL);
+	refuse_unwritable(src.path);
+	refuse_unwritable(target);
 	refuse_duplicate(m, src.path, target);
 
 	if (m->rw)
