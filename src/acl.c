@@ -24,9 +24,9 @@
  * stays so while its files are handled by name (see grant_by_name()). A file
  * with more than one link may be the same inode as a file outside the share
  * (uv's and pnpm's caches hard-link into projects): it gets no entry at all,
- * decided on the very inode that is changed. A revoke takes a directory's entries back first
- * (pre-order): from then on the agent can no longer move anything into or
- * out of it, so what it holds is what the walk lists.
+ * decided on the very inode that is changed. A revoke takes a directory's
+ * entries back first (pre-order): from then on the agent can no longer move
+ * anything into or out of it, so what it holds is what the walk lists.
  *
  * No depth stops the walk: past MAX_OPEN_DIRS levels, the directories
  * nearest the top are closed, and found again on the way back up by ".."
@@ -696,7 +696,7 @@ static int revoke_node(struct walker *t, const struct node *n, const struct stat
 	return 0;
 }
 
-/* A grant's file that was left read-only: counted, and noted for the human. */
+/* A grant's file left without the group's entry (more than one link): counted, and noted. */
 static void count_linked(struct walker *t, const char *dir_path, const char *name)
 {
 	t->stats.linked++;
@@ -889,7 +889,8 @@ static enum by_name_result revoke_by_name(struct walker *t, struct dir_ref *dir,
  * may be swapped for a hard link of a file outside the share in between, so
  * the file goes the fd route, which decides and writes on one opened inode.
  * The read-only check (the ACL is already as wanted) stays by name
- * everywhere: writing nothing gives nothing.
+ * everywhere: writing nothing gives nothing (at worst, a swap between the
+ * fstatat and the read keeps an entry that a linked file had already).
  *
  * When w->by_name is not set (we run as root, say), only that check is done,
  * as in revoke_by_name().
