@@ -1252,6 +1252,92 @@ static void test_unreadable_folder_is_noted(void **state)
 	assert_int_equal(as_walker(fx, revoke_with_unreadable), 0);
 }
 
+/* --- acl_may_write, against the kernel ------------------------------------- */
+
+#define AGENT_UID 4646
+
+/* What the kernel says: can AGENT_UID, with TEST_GID as its only group, write path? */
+static bool kernel_says_writable(const char *path)
+{
+	int status;
+	pid_t pid = fork();
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		gid_t gid = TEST_GID;
+
+		if (setgroups(1, &gid) || setresgid(TEST_GID, TEST_GID, TEST_GID) ||
+		    setresuid(AGENT_UID, AGENT_UID, AGENT_UID))
+			_exit(2);
+		_exit(access(path, W_OK) == 0 ? 0 : 1);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) < 2);
+	return WEXITSTATUS(status) == 0;
+}
+
+/*
+ * The PATH warning and the check of symlinks on a share's way rest on
+ * acl_may_write(): for modes, owners, groups and ACLs of every kind, it must
+ * answer what the kernel answers.
+ */
+static void test_may_write_agrees_with_the_kernel(void **state)
+{
+	static const struct {
+		mode_t mode;
+		uid_t uid;
+		gid_t gid;
+		const char *acl; /* NULL: none */
+	} cases[] = {
+		{ 0755, 0, 0, NULL },
+		{ 0777, 0, 0, NULL },
+		{ 01777, 0, 0, NULL },
+		{ 0775, 0, TEST_GID, NULL },
+		{ 0755, 0, TEST_GID, NULL },
+		{ 0557, 0, TEST_GID, NULL }, /* the group matches and forbids: other's w does not count */
+		{ 0755, AGENT_UID, 0, NULL },
+		{ 0555, AGENT_UID, 0, NULL },
+		{ 0750, 0, 0, "u::rwx,g::r-x,g:4242:rwx,m::rwx,o::---" },
+		{ 0750, 0, 0, "u::rwx,g::r-x,g:4242:rwx,m::r-x,o::---" },
+		{ 0750, 0, 0, "u::rwx,g::r-x,u:4646:rwx,m::rwx,o::---" },
+		{ 0750, 0, 0, "u::rwx,g::r-x,u:4646:r-x,g:4242:rwx,m::rwx,o::rwx" },
+		{ 0750, 0, 0, "u::rwx,g::r-x,g:4242:r-x,m::rwx,o::rwx" },
+		{ 0750, 0, 0, "u::rwx,g::r-x,g:1:rwx,m::rwx,o::rwx" },
+		{ 0750, 0, TEST_GID, "u::rwx,g::rwx,g:1:r-x,m::rwx,o::---" },
+	};
+	struct fixture *fx = fixture_or_skip(state);
+
+	if (geteuid() != 0) {
+		print_message("# needs root to chown and to ask as another uid: skipped\n");
+		skip();
+	}
+	assert_int_equal(chmod(fx->dir, 0755), 0);
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		autofree char *rel = xasprintf("d%zu", i);
+		autofree char *p = path_of(fx, rel);
+		autoclose int fd = -1;
+		struct stat st;
+
+		make_dir(fx, rel, 0755);
+		assert_int_equal(chown(p, cases[i].uid, cases[i].gid), 0);
+		assert_int_equal(chmod(p, cases[i].mode), 0);
+		if (cases[i].acl) {
+			acl_t acl = acl_from_text(cases[i].acl);
+
+			assert_non_null(acl);
+			assert_int_equal(acl_set_file(p, ACL_TYPE_ACCESS, acl), 0);
+			acl_free(acl);
+		}
+		fd = open(p, O_PATH | O_CLOEXEC);
+		assert_true(fd >= 0);
+		assert_int_equal(fstat(fd, &st), 0);
+		if (acl_may_write(fd, &st, AGENT_UID, TEST_GID) != kernel_says_writable(p))
+			fail_msg("case %zu (mode %04o, acl %s): acl_may_write() says %d, the kernel %d", i,
+				 (unsigned)cases[i].mode, cases[i].acl ? cases[i].acl : "none",
+				 acl_may_write(fd, &st, AGENT_UID, TEST_GID), kernel_says_writable(p));
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1276,6 +1362,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_hard_link_swapped_in_during_a_grant, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_deep_tree, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unreadable_folder_is_noted, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_may_write_agrees_with_the_kernel, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
