@@ -13,11 +13,13 @@
  *
  * Protocol (argv, built by au run; parsed by su_parse_args, which a fuzzer
  * calls without root):
- *   su_as_agent au2 [-e NAME]... [-r|-w SOURCE TARGET]... [-p|-g PATH]...
+ *   su_as_agent au2 [-e NAME]... [-r|-w SOURCE ID TARGET]... [-p|-g PATH]...
  *               [-d DIR] [-k] [-c] [-W] [-j] -- COMMAND [ARG]...
  *   -e NAME   pass the variable NAME from our environment to the agent
  *   -r / -w   bind SOURCE (under the human's home) read-only / read-write on
- *             TARGET (under the agent's home), in the order given
+ *             TARGET (under the agent's home), in the order given; ID is
+ *             "DEV:INO", SOURCE's device and inode (decimal) as recorded at
+ *             "au mount add": a source that is no longer that inode is refused
  *   -p PATH   make PATH (under the agent's home, usually inside a read-write
  *             mount) read-only over itself, when it exists
  *   -g PATH   bind PATH over itself, read-write, when it exists: a mount
@@ -48,8 +50,9 @@
 #define SU_PROTOCOL "au2"
 
 #define SU_OPT_ENV "-e"          /* NAME */
-#define SU_OPT_MOUNT_RO "-r"     /* SOURCE TARGET */
-#define SU_OPT_MOUNT_RW "-w"     /* SOURCE TARGET */
+#define SU_OPT_MOUNT_RO "-r"     /* SOURCE ID TARGET */
+#define SU_OPT_MOUNT_RW "-w"     /* SOURCE ID TARGET */
+#define SU_ID_MAX 42             /* "DEV:INO": two 64-bit numbers in decimal, the colon, the NUL */
 #define SU_OPT_PROTECT "-p"      /* PATH: read-only over itself */
 #define SU_OPT_PIN "-g"          /* PATH: read-write over itself */
 #define SU_OPT_DIRECTORY "-d"    /* DIR */
@@ -220,6 +223,7 @@ struct mount_attr {
 struct su_mount {
 	const char *source;
 	const char *target;
+	unsigned long long dev, ino; /* what source must be */
 	bool read_only;
 };
 
@@ -281,6 +285,31 @@ static bool normal_path(const char *s)
 	return true;
 }
 
+/* A decimal number that fits 64 bits, up to end (or the NUL); false otherwise. */
+static bool parse_u64(const char *s, const char *end, unsigned long long *out)
+{
+	unsigned long long v = 0;
+
+	if (s == end || !*s)
+		return false;
+	for (; s != end && *s; s++) {
+		if (*s < '0' || *s > '9' || v > (~0ULL - (unsigned)(*s - '0')) / 10)
+			return false;
+		v = v * 10 + (unsigned)(*s - '0');
+	}
+	*out = v;
+	return s == end || !end;
+}
+
+/* "DEV:INO" into m. */
+static bool parse_id(const char *s, struct su_mount *m)
+{
+	const char *colon = strchr(s, ':');
+
+	return colon && strnlen(s, SU_ID_MAX) < SU_ID_MAX && parse_u64(s, colon, &m->dev) &&
+	       parse_u64(colon + 1, NULL, &m->ino);
+}
+
 /* path is a normal path strictly below the normal path dir. */
 static bool below(const char *path, const char *dir)
 {
@@ -324,8 +353,8 @@ int su_parse_args(int argc, char *const argv[], struct su_request *req, const ch
 		} else if (!strcmp(opt, SU_OPT_MOUNT_RO) || !strcmp(opt, SU_OPT_MOUNT_RW)) {
 			struct su_mount *m;
 
-			if (i + 2 >= argc || !argv[i + 1] || !argv[i + 2]) {
-				*why = "a mount needs a source and a target";
+			if (i + 3 >= argc || !argv[i + 1] || !argv[i + 2] || !argv[i + 3]) {
+				*why = "a mount needs a source, its id and a target";
 				return -1;
 			}
 			if (req->nr_mounts >= SU_MAX_MOUNTS) {
@@ -336,15 +365,20 @@ int su_parse_args(int argc, char *const argv[], struct su_request *req, const ch
 				*why = "mount source is not a normal path below the caller's home";
 				return -1;
 			}
-			if (!below(argv[i + 2], AGENT_HOME)) {
+			if (!below(argv[i + 3], AGENT_HOME)) {
 				*why = "mount target is not a normal path below the agent's home";
 				return -1;
 			}
-			m = &req->mounts[req->nr_mounts++];
+			m = &req->mounts[req->nr_mounts];
+			if (!parse_id(argv[i + 2], m)) {
+				*why = "mount id is not DEV:INO (the source's device and inode)";
+				return -1;
+			}
+			req->nr_mounts++;
 			m->read_only = !strcmp(opt, SU_OPT_MOUNT_RO);
 			m->source = argv[i + 1];
-			m->target = argv[i + 2];
-			i += 2;
+			m->target = argv[i + 3];
+			i += 3;
 		} else if (!strcmp(opt, SU_OPT_PROTECT) || !strcmp(opt, SU_OPT_PIN)) {
 			if (i + 1 >= argc || !argv[i + 1] || !below(argv[i + 1], AGENT_HOME)) {
 				*why = "protected path is not a normal path below the agent's home";
@@ -414,17 +448,40 @@ bool su_next_protected(const struct su_request *req, int *i, const char **path, 
 
 /* --- reporting ----------------------------------------------------------- */
 
+/*
+ * One line on stderr. Paths in it may have been named by the agent: every
+ * byte that is not printable ASCII becomes \xNN, so that none acts on the
+ * human's terminal.
+ */
 static void say(const char *fmt, va_list ap)
 {
 	/* One write: no stdio buffers, nothing allocated. */
-	char buf[1024];
-	int n = snprintf(buf, sizeof(buf), "au: ");
+	char text[3 * PATH_MAX], buf[4 * sizeof(text) + 8];
+	size_t n = 0;
+	int len = vsnprintf(text, sizeof(text), fmt, ap);
 
-	n += vsnprintf(buf + n, sizeof(buf) - (size_t)n - 1, fmt, ap);
-	if (n > (int)sizeof(buf) - 2)
-		n = (int)sizeof(buf) - 2;
+	if (len < 0)
+		len = 0;
+	if ((size_t)len >= sizeof(text))
+		len = (int)sizeof(text) - 1;
+	memcpy(buf, "au: ", 4);
+	n = 4;
+	for (int i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)text[i];
+
+		if (c >= 0x20 && c < 0x7f) {
+			buf[n++] = (char)c;
+		} else {
+			static const char hex[] = "0123456789abcdef";
+
+			buf[n++] = '\\';
+			buf[n++] = 'x';
+			buf[n++] = hex[c >> 4];
+			buf[n++] = hex[c & 15];
+		}
+	}
 	buf[n++] = '\n';
-	(void)!write(STDERR_FILENO, buf, (size_t)n);
+	(void)!write(STDERR_FILENO, buf, n);
 }
 
 __attribute__((noreturn, format(printf, 2, 3)))
@@ -818,6 +875,44 @@ static void bind_by_fd(int src_fd, int dst_fd, int dst_parent, const char *dst_n
 	close(fresh);
 }
 
+/* s in single quotes for a shell, in buf; what does not fit is cut (the message says where). */
+static const char *shell_quoted(char *buf, size_t size, const char *s)
+{
+	size_t n = 0;
+
+	buf[n++] = '\'';
+	for (; *s && n + 6 < size; s++) {
+		if (*s == '\'') {
+			memcpy(buf + n, "'\\''", 4);
+			n += 4;
+		} else {
+			buf[n++] = *s;
+		}
+	}
+	buf[n++] = '\'';
+	buf[n] = '\0';
+	return buf;
+}
+
+/*
+ * The source au recorded at "au mount add" is the inode the human chose:
+ * a folder rebuilt or swapped in at the same path since (by the agent, from
+ * a share it writes, or by anyone) is not it, and is not mounted. The fstat
+ * is of the very fd that is bound below.
+ */
+static void check_source_identity(const struct su_mount *m, const struct stat *st)
+{
+	char src[PATH_MAX + 16], dst[PATH_MAX + 16];
+
+	if ((unsigned long long)st->st_dev == m->dev && (unsigned long long)st->st_ino == m->ino)
+		return;
+	die("mount source '%s' is not the folder that was shared (device %llu, inode %llu at 'au mount "
+	    "add'; device %llu, inode %llu now): if it is the one you mean, run: au mount remove %s && "
+	    "au mount add%s %s %s", m->source, m->dev, m->ino, (unsigned long long)st->st_dev,
+	    (unsigned long long)st->st_ino, shell_quoted(src, sizeof(src), m->source),
+	    m->read_only ? "" : " --rw", src, shell_quoted(dst, sizeof(dst), m->target));
+}
+
 /*
  * A folder cannot be mounted on a file, nor a file on a folder; the kernel
  * says only EINVAL. The agent can put either in the way of a share, so name
@@ -872,6 +967,7 @@ static void setup_mounts(const struct su_request *req)
 			die("mount source '%s' is not owned by the caller", src);
 		if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode))
 			die("mount source '%s' is not a directory or a file", src);
+		check_source_identity(&req->mounts[i], &st);
 	}
 
 	/* Targets, as the agent, below a home that must be the agent's. */

@@ -12,6 +12,7 @@
  * tests/unit/test-entrypoint-args.c includes this file and drives the same
  * harness with seeded inputs; it defines FUZZ_CHECK to fail a cmocka test.
  */
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -93,6 +94,37 @@ static bool fuzz_env_name(const char *s)
 	return true;
 }
 
+/* An independent reading of "DEV:INO": digits, a colon, digits, each fitting 64 bits. */
+static bool fuzz_parse_id(const char *s, unsigned long long *dev, unsigned long long *ino)
+{
+	unsigned long long *out[2] = { dev, ino };
+
+	for (int k = 0; k < 2; k++) {
+		char *end;
+
+		if (*s < '0' || *s > '9')
+			return false;
+		errno = 0;
+		*out[k] = strtoull(s, &end, 10);
+		if (errno || *end != (k ? '\0' : ':'))
+			return false;
+		s = end + 1;
+	}
+	return true;
+}
+
+/* The word between m's source and target is an id that reads as m's device and inode. */
+static bool fuzz_id_before(int argc, char *const argv[], const struct su_mount *m)
+{
+	for (int i = 2; i + 1 < argc; i++) {
+		unsigned long long dev, ino;
+
+		if (argv[i + 1] == m->target && argv[i - 1] == m->source)
+			return fuzz_parse_id(argv[i], &dev, &ino) && dev == m->dev && ino == m->ino;
+	}
+	return false;
+}
+
 /* What the privileged code relies on, for an accepted argv. */
 static void fuzz_check_request(int argc, char *const argv[], const struct su_request *req)
 {
@@ -111,6 +143,7 @@ static void fuzz_check_request(int argc, char *const argv[], const struct su_req
 			   "mount source '%s' is not a normal path strictly below " CALLER_HOME, m->source);
 		FUZZ_CHECK(fuzz_strictly_below(m->target, AGENT_HOME),
 			   "mount target '%s' is not a normal path strictly below " AGENT_HOME, m->target);
+		FUZZ_CHECK(fuzz_id_before(argc, argv, m), "mount %zu id is not the word before its target", i);
 	}
 	{
 		const char *p;

@@ -19,6 +19,19 @@
  * hands batches of regular-file names to a worker, and does a batch itself
  * whenever the small queue is full (see "the queue" below).
  *
+ * A grant gives a directory its entries only once everything below it is
+ * done (post-order), so that a directory nobody but the human could write
+ * stays so while its files are handled by name (see grant_by_name()). A file
+ * with more than one link may be the same inode as a file outside the share
+ * (uv's and pnpm's caches hard-link into projects): it gets no entry at all,
+ * decided on the very inode that is changed. A revoke takes a directory's
+ * entries back first (pre-order): from then on the agent can no longer move
+ * anything into or out of it, so what it holds is what the walk lists.
+ *
+ * No depth stops the walk: past MAX_OPEN_DIRS levels, the directories
+ * nearest the top are closed, and found again on the way back up by ".."
+ * from their child, checked by device and inode (see "deep trees").
+ *
  * ACLs are read and written in the kernel's xattr format directly
  * (include/uapi/linux/posix_acl_xattr.h): no allocation per entry, one
  * getxattr to decide, and no setxattr at all for entries already as wanted.
@@ -32,6 +45,7 @@
 #include <fcntl.h>
 #include <linux/capability.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -85,10 +99,12 @@ struct xattr_args_v0 {
 	uint32_t flags;
 };
 
-/* Deeper than this is reported and skipped: each level holds an open fd. */
-#define MAX_DEPTH 4096
-#define STR_(x) #x
-#define STR(x) STR_(x)
+/* Open directories the walk keeps at most; deeper ones are closed and found again. */
+#define MAX_OPEN_DIRS 128
+/* Display paths stop growing here ("/..." stands for the rest): a deep tree costs no more. */
+#define DISPLAY_MAX 1024
+/* Paths noted for the human, of each kind (struct acl_walk_notes). */
+#define NOTED_MAX 10
 
 #define DIRENT_BUF_SIZE 16384
 #define PROGRESS_AFTER 2000
@@ -119,12 +135,17 @@ struct node {
 
 /*
  * A directory opened by the walk, shared by its frame and the batches of its
- * files: the last one to let go closes it. At most QUEUE_LEN + 2 are held by
- * batches beyond the walk's own stack.
+ * files: the last one to let go closes it (and, in a grant, gives it its
+ * entries first). At most QUEUE_LEN + 2 are held by batches beyond the
+ * walk's own stack.
  */
 struct dir_ref {
-	int fd;
-	char *path; /* display path */
+	int fd;       /* -1 while a deep frame is closed */
+	char *path;   /* display path: set once a batch needs it, else the walk's own */
+	bool closed;  /* no one but its owner could write it when the walk opened it */
+	bool deferred; /* a grant: its own entries come when the last reference goes */
+	dev_t dev;    /* to know it again after a close (deep trees) */
+	ino_t ino;
 	atomic_uint refs;
 };
 
@@ -136,11 +157,14 @@ struct batch {
 };
 
 struct frame {
-	struct dir_ref *dir; /* readable */
+	struct dir_ref *dir; /* readable, unless closed for depth (dir->fd < 0) */
 	size_t path_len;     /* length of its display path in walk.path */
 	struct batch *batch; /* its files not handed out yet */
-	char *buf;           /* getdents64 records */
+	char *buf;           /* getdents64 records; NULL while closed */
 	size_t pos, len;
+	off_t next_off;      /* where the next entry is: what a reopen seeks to */
+	bool lost;           /* could not be found again: what was left of it is not done */
+	bool path_cut;       /* its display path ends in "/..." */
 };
 
 /* What both threads share. */
@@ -150,9 +174,11 @@ struct walk {
 	enum acl_walk_mode mode;
 	bool by_name;          /* the kernel enforces owner_uid for us (see file_by_name()) */
 	atomic_bool no_xattrat; /* we may not use getxattrat(2) */
+	size_t max_open_dirs;  /* MAX_OPEN_DIRS, or fewer under a low RLIMIT_NOFILE */
 
-	/* out_lock keeps error lines and the progress line whole. */
+	/* out_lock keeps error lines and the progress line whole, and guards notes. */
 	pthread_mutex_t out_lock;
+	struct acl_walk_notes *notes; /* NULL: nobody asked */
 	bool progress;
 	bool progress_shown;
 	size_t seen; /* the walking thread's only */
@@ -173,6 +199,7 @@ struct walker {
 	struct walk *w;
 	struct acl_walk_stats stats;
 	bool prefilter; /* try the one-syscall check on regular files */
+	struct stat st; /* the name route's */
 	struct xacl cur, want, dcur, dwant;
 	unsigned char xbuf[XACL_MAX_SIZE];
 };
@@ -460,6 +487,40 @@ static void report(struct walker *t, const char *dir_path, const char *name, con
 	t->stats.errors++;
 }
 
+/* Notes dir_path/name (or dir_path) in list, when the caller asked for notes and there is room. */
+static void note(struct walker *t, struct strvec *(*which)(struct acl_walk_notes *), const char *dir_path,
+		 const char *name)
+{
+	struct walk *w = t->w;
+	struct strvec *list;
+
+	pthread_mutex_lock(&w->out_lock);
+	if (w->notes && (list = which(w->notes))->nr < NOTED_MAX) {
+		size_t len = strlen(dir_path);
+
+		if (name)
+			strvec_pushf(list, "%s%s%s", dir_path, len && dir_path[len - 1] == '/' ? "" : "/", name);
+		else
+			strvec_push(list, dir_path);
+	}
+	pthread_mutex_unlock(&w->out_lock);
+}
+
+static struct strvec *linked_list(struct acl_walk_notes *n)
+{
+	return &n->linked;
+}
+
+static struct strvec *unreadable_list(struct acl_walk_notes *n)
+{
+	return &n->unreadable;
+}
+
+static struct strvec *lost_list(struct acl_walk_notes *n)
+{
+	return &n->lost;
+}
+
 /*
  * Reads one ACL of n into acl. A missing access ACL is the mode's; a missing
  * default ACL is empty. Returns 0, or an errno.
@@ -498,11 +559,30 @@ static int write_acl(struct walker *t, const struct node *n, const char *xname,
 	return node_setxattr(n, xname, t->xbuf, size) < 0 ? errno : 0;
 }
 
-/* want = cur with group:GID:rwx and the mask recomputed; false when full. */
-static bool grant_access(struct walker *t, const struct xacl *cur, struct xacl *want)
+/*
+ * A file with more than one link may also be a file outside the share (uv's
+ * cache, pnpm's store, a backup made with cp -al): write on it would be
+ * write there, and any entry on it would change a file outside the share. A
+ * grant leaves such a file without the group's entry (taking back one it
+ * got while it had one link): the agent reads it only if its mode lets
+ * everyone. Decided on the very inode whose ACL is then written, never on a
+ * name that may have changed since.
+ */
+static bool is_linked(const struct stat *st)
+{
+	return !S_ISDIR(st->st_mode) && st->st_nlink > 1;
+}
+
+/*
+ * want = cur with group:GID:rwx (none on a linked file, see is_linked()) and
+ * the mask recomputed; false when full.
+ */
+static bool grant_access(struct walker *t, const struct xacl *cur, struct xacl *want, const struct stat *st)
 {
 	xacl_copy(want, cur);
-	if (!xacl_set_group(want, t->w->gid, PERM_RWX))
+	if (is_linked(st))
+		xacl_remove_group(want, t->w->gid);
+	else if (!xacl_set_group(want, t->w->gid, PERM_RWX))
 		return false;
 	xacl_fix_mask(want);
 	return true;
@@ -536,7 +616,7 @@ static int grant_node(struct walker *t, const struct node *n, const struct stat 
 	if (err)
 		return err;
 	*what = "set the ACL of";
-	if (!grant_access(t, &t->cur, &t->want))
+	if (!grant_access(t, &t->cur, &t->want, st))
 		return ENOSPC;
 	if (!xacl_equal(&t->cur, &t->want)) {
 		err = write_acl(t, n, XATTR_ACCESS, &t->want);
@@ -616,6 +696,13 @@ static int revoke_node(struct walker *t, const struct node *n, const struct stat
 	return 0;
 }
 
+/* A grant's file left without the group's entry (more than one link): counted, and noted. */
+static void count_linked(struct walker *t, const char *dir_path, const char *name)
+{
+	t->stats.linked++;
+	note(t, linked_list, dir_path, name);
+}
+
 /* Changes one opened entry if it is the owner's, and counts it. */
 static void apply(struct walker *t, const char *dir_path, const struct node *n,
 		  const struct stat *st, const char *name)
@@ -640,6 +727,8 @@ static void apply(struct walker *t, const char *dir_path, const struct node *n,
 		t->stats.changed++;
 	else
 		t->stats.unchanged++;
+	if (!err && t->w->mode == ACL_WALK_GRANT && is_linked(st))
+		count_linked(t, dir_path, name);
 }
 
 /* ---- regular files by name ---- */
@@ -664,7 +753,7 @@ static long setxattr_at(int dir_fd, const char *name, const char *xname, const v
 enum by_name_result { DONE, BY_FD, MINE };
 
 /*
- * Stats name for file_by_name(): MINE for a regular file of owner_uid's;
+ * Stats name for the name route: MINE for a regular file of owner_uid's;
  * DONE, counted, for one that vanished or is someone else's; BY_FD for
  * anything else (a symlink, a directory swapped in...).
  */
@@ -688,102 +777,47 @@ static enum by_name_result stat_own_file(struct walker *t, const struct dir_ref 
 }
 
 /*
- * Handles a regular file in 1 to 3 syscalls, without opening it: getxattrat,
- * and only when a change is needed, setxattrat, with fstatat before it when
- * the file has no ACL yet (for the mode), all with (dir->fd, name,
- * AT_SYMLINK_NOFOLLOW). Returns BY_FD when the fd route has to decide (the
- * entry is not a regular file, the kernel has no *xattrat, or something
- * failed that the fd route reports properly).
- *
- * Why this is as safe as the fd route: name is a single component (getdents
- * gives no '/'), looked up in a directory we hold open by fd and reached
- * without following any symlink, and AT_SYMLINK_NOFOLLOW acts on a symlink
- * itself (where an ACL xattr fails with EOPNOTSUPP), so only an entry of that
- * very directory can be touched, never anything outside the tree. Whose entry
- * it is: the kernel lets only the owner set an ACL, and w->by_name is only set
- * when we are owner_uid without CAP_FOWNER, so an entry the human does not own
- * cannot change, whenever it is swapped in (setxattrat fails with EPERM; a
- * stat then counts it as not owned, or the fd route looks again).
- *
- * What the name route gives up: the read, the stat and the write may hit
- * different entries if the agent swaps names in between, and the second then
- * gets base entries computed from the first's mode or ACL (and may be, say, a
- * directory that gets only the access entry). That gives the agent nothing it
- * does not have: both are the human's entries of the shared tree, which the
- * agent can already read and write, and which the walk shares anyway.
- *
- * When w->by_name is not set (we run as root, say), only the read is done:
- * a file whose ACL already is what we would write needs nothing; anything
- * else goes the fd route, where the decision is made again on the opened fd.
- * (A file that is already as wanted is counted as unchanged even when it is
- * not the owner's: nothing would have been written either way.)
+ * Reads name's access ACL into t->cur. 1: read; 0: it has none; -1: the name
+ * route cannot tell (*result says what to do: DONE, counted, or BY_FD).
  */
-static enum by_name_result file_by_name(struct walker *t, struct dir_ref *dir, const char *name)
+static int read_acl_by_name(struct walker *t, const struct dir_ref *dir, const char *name,
+			    enum by_name_result *result)
 {
-	struct walk *w = t->w;
-	bool no_acl = false;
-	struct stat st;
-	long size;
+	long size = getxattr_at(dir->fd, name, XATTR_ACCESS, t->xbuf, XACL_SMALL_SIZE);
 
-	size = getxattr_at(dir->fd, name, XATTR_ACCESS, t->xbuf, XACL_SMALL_SIZE);
 	if (size < 0 && errno == ERANGE)
 		size = getxattr_at(dir->fd, name, XATTR_ACCESS, t->xbuf, sizeof(t->xbuf));
-	if (size < 0) {
-		switch (errno) {
-		case ENODATA:
-			no_acl = true;
-			break;
-		case ENOENT: /* vanished */
-			t->stats.skipped++;
-			return DONE;
-		case ENOSYS: /* before Linux 6.13 */
-		case EPERM:  /* a seccomp filter that does not know the call */
-			atomic_store(&w->no_xattrat, true);
-			return BY_FD;
-		default: /* EOPNOTSUPP (a symlink now), EACCES...: the fd route tells */
-			return BY_FD;
+	if (size >= 0) {
+		if (xacl_decode(&t->cur, t->xbuf, (size_t)size) < 0) {
+			*result = BY_FD;
+			return -1;
 		}
-	} else if (xacl_decode(&t->cur, t->xbuf, (size_t)size) < 0) {
-		return BY_FD;
+		return 1;
 	}
+	switch (errno) {
+	case ENODATA:
+		return 0;
+	case ENOENT: /* vanished */
+		t->stats.skipped++;
+		*result = DONE;
+		return -1;
+	case ENOSYS: /* before Linux 6.13 */
+	case EPERM:  /* a seccomp filter that does not know the call */
+		atomic_store(&t->w->no_xattrat, true);
+		*result = BY_FD;
+		return -1;
+	default: /* EOPNOTSUPP (a symlink now), EACCES...: the fd route tells */
+		*result = BY_FD;
+		return -1;
+	}
+}
 
-	/* No ACL at all: nothing to take back. */
-	if (no_acl && w->mode == ACL_WALK_REVOKE) {
-		t->stats.unchanged++;
-		return DONE;
-	}
-	if (!no_acl) {
-		if (w->mode == ACL_WALK_REVOKE ? !xacl_remove_group(&t->cur, w->gid)
-					       : grant_access(t, &t->cur, &t->want) &&
-							 xacl_equal(&t->cur, &t->want)) {
-			t->stats.unchanged++;
-			return DONE;
-		}
-	}
-	if (!w->by_name)
-		return BY_FD;
+/* Writes t->cur as name's access ACL. DONE (counted as changed or skipped), or BY_FD. */
+static enum by_name_result write_acl_by_name(struct walker *t, const struct dir_ref *dir, const char *name)
+{
+	long size = (long)xacl_encode(&t->cur, t->xbuf);
+	struct stat st;
 
-	/*
-	 * A file without an ACL needs the stat for its mode, which its base
-	 * entries come from. A file with one has them in it, and the kernel
-	 * checks the owner for us (w->by_name), so it is only stat'ed when the
-	 * write is refused: 2 syscalls instead of 3 for a re-grant or a revoke.
-	 */
-	if (no_acl) {
-		enum by_name_result r = stat_own_file(t, dir, name, &st);
-
-		if (r != MINE)
-			return r;
-		xacl_from_mode(&t->cur, st.st_mode);
-	}
-	if (w->mode == ACL_WALK_GRANT) {
-		if (!grant_access(t, &t->cur, &t->want))
-			return BY_FD; /* full: the fd route reports it */
-		xacl_copy(&t->cur, &t->want);
-	} else {
-		xacl_fix_mask(&t->cur); /* the group was removed above */
-	}
-	size = (long)xacl_encode(&t->cur, t->xbuf);
 	if (setxattr_at(dir->fd, name, XATTR_ACCESS, t->xbuf, (size_t)size) < 0) {
 		if (errno == ENOENT) {
 			t->stats.skipped++;
@@ -803,6 +837,103 @@ static enum by_name_result file_by_name(struct walker *t, struct dir_ref *dir, c
 	return DONE;
 }
 
+/*
+ * A revoke of a regular file in 1 or 2 syscalls, without opening it:
+ * getxattrat, and only when the group's entry is there, setxattrat, both
+ * with (dir->fd, name, AT_SYMLINK_NOFOLLOW).
+ *
+ * Why this is as safe as the fd route: name is a single component (getdents
+ * gives no '/'), looked up in a directory we hold open by fd and reached
+ * without following any symlink, and AT_SYMLINK_NOFOLLOW acts on a symlink
+ * itself (where an ACL xattr fails with EOPNOTSUPP), so only an entry of that
+ * very directory can be touched, never anything outside the tree. Whose entry
+ * it is: the kernel lets only the owner set an ACL, and w->by_name is only set
+ * when we are owner_uid without CAP_FOWNER, so an entry the human does not own
+ * cannot change, whenever it is swapped in (setxattrat fails with EPERM; a
+ * stat then counts it as not owned, or the fd route looks again). If the
+ * agent swaps names between the read and the write, the second entry loses
+ * the group's entry, computed from the first's ACL: taking access away
+ * gives it nothing.
+ *
+ * When w->by_name is not set (we run as root, say), only the read is done:
+ * a file without the group's entry needs nothing; anything else goes the fd
+ * route, where the decision is made again on the opened fd.
+ */
+static enum by_name_result revoke_by_name(struct walker *t, struct dir_ref *dir, const char *name)
+{
+	enum by_name_result result;
+	int has_acl = read_acl_by_name(t, dir, name, &result);
+
+	if (has_acl < 0)
+		return result;
+	/* No ACL, or none for the group: nothing to take back. */
+	if (!has_acl || !xacl_remove_group(&t->cur, t->w->gid)) {
+		t->stats.unchanged++;
+		return DONE;
+	}
+	if (!t->w->by_name)
+		return BY_FD;
+	xacl_fix_mask(&t->cur);
+	return write_acl_by_name(t, dir, name);
+}
+
+/*
+ * A grant of a regular file by name: fstatat (owner, mode, links), getxattrat,
+ * and only when a change is needed, setxattrat.
+ *
+ * The write goes by name only in a directory that no one but the human could
+ * write when the walk opened it (dir->closed), and that the walk does not
+ * open to the group before its files are done (directories are granted
+ * last): there no one else can swap the name between the fstatat, which
+ * decides how many links the file has, and the write. Anywhere else a name
+ * may be swapped for a hard link of a file outside the share in between, so
+ * the file goes the fd route, which decides and writes on one opened inode.
+ * The read-only check (the ACL is already as wanted) stays by name
+ * everywhere: writing nothing gives nothing (at worst, a swap between the
+ * fstatat and the read keeps an entry that a linked file had already).
+ *
+ * When w->by_name is not set (we run as root, say), only that check is done,
+ * as in revoke_by_name().
+ */
+static enum by_name_result grant_by_name(struct walker *t, struct dir_ref *dir, const char *name)
+{
+	enum by_name_result result = stat_own_file(t, dir, name, &t->st);
+	int has_acl;
+
+	if (result != MINE)
+		return result;
+	has_acl = read_acl_by_name(t, dir, name, &result);
+	if (has_acl < 0)
+		return result;
+	if (!has_acl)
+		xacl_from_mode(&t->cur, t->st.st_mode);
+	if (!grant_access(t, &t->cur, &t->want, &t->st))
+		return BY_FD; /* full: the fd route reports it */
+	if (xacl_equal(&t->cur, &t->want)) {
+		t->stats.unchanged++;
+		result = DONE;
+	} else if (!t->w->by_name || !dir->closed) {
+		return BY_FD;
+	} else {
+		size_t changed = t->stats.changed;
+
+		xacl_copy(&t->cur, &t->want);
+		result = write_acl_by_name(t, dir, name);
+		if (result != DONE || t->stats.changed == changed)
+			return result; /* the fd route, or vanished, or not the human's */
+	}
+	if (is_linked(&t->st))
+		count_linked(t, dir->path, name);
+	return result;
+}
+
+static enum by_name_result file_by_name(struct walker *t, struct dir_ref *dir, const char *name)
+{
+	if (t->w->mode == ACL_WALK_REVOKE)
+		return revoke_by_name(t, dir, name);
+	return grant_by_name(t, dir, name);
+}
+
 /* ---- the walk ---- */
 
 enum open_result { OPENED, GONE, FAILED };
@@ -814,8 +945,8 @@ enum open_result { OPENED, GONE, FAILED };
  * else, and whatever we may not read, is opened O_PATH, which never opens a
  * device or fifo for real.
  */
-static enum open_result open_entry(struct walker *t, const struct dir_ref *dir, const char *name,
-				   unsigned char hint, struct node *n)
+static enum open_result open_entry(struct walker *t, const struct dir_ref *dir, const char *dir_path,
+				   const char *name, unsigned char hint, struct node *n)
 {
 	if (hint == DT_REG || hint == DT_DIR || hint == DT_UNKNOWN) {
 		int flags = O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC;
@@ -838,7 +969,7 @@ static enum open_result open_entry(struct walker *t, const struct dir_ref *dir, 
 		case EMFILE:
 		case ENFILE:
 		case ENOMEM:
-			report(t, dir->path, name, "open", errno);
+			report(t, dir_path, name, "open", errno);
 			return FAILED;
 		default: /* EACCES, ENXIO, a lease...: the inode is still reachable */
 			break;
@@ -851,19 +982,28 @@ static enum open_result open_entry(struct walker *t, const struct dir_ref *dir, 
 	}
 	if (errno == ENOENT)
 		return GONE;
-	report(t, dir->path, name, "open", errno);
+	report(t, dir_path, name, "open", errno);
 	return FAILED;
+}
+
+/* A folder of someone else's that the walk could not read into. */
+static void count_unreadable(struct walker *t, const char *dir_path, const char *name)
+{
+	t->stats.unreadable++;
+	note(t, unreadable_list, dir_path, name);
 }
 
 /*
  * Visits one directory entry by fd. Returns a readable fd of it when it is a
- * directory to descend into, else -1.
+ * directory to descend into (*st its fstat), else -1. A grant leaves such a
+ * directory's own entries for later (dir_ref_put()); a revoke takes them
+ * back now, before anything inside is listed.
  */
-static int visit(struct walker *t, const struct dir_ref *dir, const char *name, unsigned char hint)
+static int visit(struct walker *t, const struct dir_ref *dir, const char *dir_path, const char *name,
+		 unsigned char hint, struct stat *st)
 {
 	autoclose int fd = -1;
 	struct node n;
-	struct stat st;
 	size_t unchanged;
 	int sub_fd;
 
@@ -871,7 +1011,7 @@ static int visit(struct walker *t, const struct dir_ref *dir, const char *name, 
 		t->stats.skipped++;
 		return -1;
 	}
-	switch (open_entry(t, dir, name, hint, &n)) {
+	switch (open_entry(t, dir, dir_path, name, hint, &n)) {
 	case GONE:
 		t->stats.skipped++;
 		return -1;
@@ -881,29 +1021,38 @@ static int visit(struct walker *t, const struct dir_ref *dir, const char *name, 
 		break;
 	}
 	fd = n.fd;
-	if (fstat(fd, &st) < 0) {
-		report(t, dir->path, name, "stat", errno);
+	if (fstat(fd, st) < 0) {
+		report(t, dir_path, name, "stat", errno);
 		return -1;
 	}
-	if (S_ISLNK(st.st_mode)) { /* only with O_PATH: the link itself */
+	if (S_ISLNK(st->st_mode)) { /* only with O_PATH: the link itself */
 		t->stats.skipped++;
 		return -1;
 	}
-	unchanged = t->stats.unchanged;
-	apply(t, dir->path, &n, &st, name);
-	/* The read-only check pays while the files before were already as wanted. */
-	if (hint == DT_REG)
-		t->prefilter = t->stats.unchanged != unchanged;
-	if (!S_ISDIR(st.st_mode))
+	if (!S_ISDIR(st->st_mode) || t->w->mode == ACL_WALK_REVOKE) {
+		unchanged = t->stats.unchanged;
+		apply(t, dir_path, &n, st, name);
+		/* The read-only check pays while the files before were already as wanted. */
+		if (hint == DT_REG)
+			t->prefilter = t->stats.unchanged != unchanged;
+	}
+	if (!S_ISDIR(st->st_mode))
 		return -1;
-	if (!n.is_path)
-		return steal_fd(&fd);
-
-	/* "." of the O_PATH fd is the same directory, now opened for reading. */
-	sub_fd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (sub_fd < 0 && (st.st_uid == t->w->owner_uid || errno != EACCES))
-		report(t, dir->path, name, "read directory", errno);
-	/* The agent's unreadable directories hold nothing we could reach. */
+	if (n.is_path) {
+		/* "." of the O_PATH fd is the same directory, now opened for reading. */
+		sub_fd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (sub_fd < 0 && st->st_uid == t->w->owner_uid)
+			report(t, dir_path, name, "read directory", errno);
+		else if (sub_fd < 0 && errno == EACCES)
+			count_unreadable(t, dir_path, name);
+		else if (sub_fd < 0)
+			report(t, dir_path, name, "read directory", errno);
+	} else {
+		sub_fd = steal_fd(&fd);
+	}
+	/* A grant of a directory the walk will not descend into is not left for later. */
+	if (sub_fd < 0 && t->w->mode == ACL_WALK_GRANT)
+		apply(t, dir_path, &n, st, name);
 	return sub_fd;
 }
 
@@ -914,22 +1063,59 @@ static int visit(struct walker *t, const struct dir_ref *dir, const char *name, 
  */
 static void visit_file(struct walker *t, struct dir_ref *dir, const char *name)
 {
+	struct stat st;
 	int sub_fd;
 
 	if ((t->w->by_name || t->prefilter) && !atomic_load(&t->w->no_xattrat) &&
 	    file_by_name(t, dir, name) == DONE)
 		return;
-	sub_fd = visit(t, dir, name, DT_REG);
-	if (sub_fd >= 0)
+	sub_fd = visit(t, dir, dir->path, name, DT_REG, &st);
+	if (sub_fd >= 0) {
+		struct node n = { sub_fd, false };
+
+		if (t->w->mode == ACL_WALK_GRANT)
+			apply(t, dir->path, &n, &st, name);
 		close(sub_fd);
+	}
 }
 
-static struct dir_ref *dir_ref_new(int fd, const char *path)
+/*
+ * True when no one but its owner may write the directory open at n (of
+ * st), going by its mode and access ACL: then no one but the human and root
+ * can rename what it holds. Anything unclear counts as open.
+ */
+static bool only_owner_writes(struct walker *t, const struct node *n, const struct stat *st)
 {
-	struct dir_ref *d = xmalloc(sizeof(*d));
+	uint16_t mask = PERM_RWX;
+
+	if (st->st_uid != t->w->owner_uid || read_acl(t, n, XATTR_ACCESS, st->st_mode, &t->dcur))
+		return false;
+	for (size_t i = 0; i < t->dcur.nr; i++) {
+		if (t->dcur.e[i].tag == TAG_MASK)
+			mask = t->dcur.e[i].perm;
+	}
+	for (size_t i = 0; i < t->dcur.nr; i++) {
+		const struct xacl_entry *e = &t->dcur.e[i];
+
+		if (e->tag == TAG_OTHER ? e->perm & 2 : e->tag != TAG_USER_OBJ && e->tag != TAG_MASK &&
+							(e->perm & mask & 2))
+			return false;
+	}
+	return true;
+}
+
+static struct dir_ref *dir_ref_new(struct walker *t, int fd, const struct stat *st)
+{
+	struct dir_ref *d = xcalloc(1, sizeof(*d));
+	struct node n = { fd, false };
 
 	d->fd = fd;
-	d->path = xstrdup(path);
+	d->dev = st->st_dev;
+	d->ino = st->st_ino;
+	if (t->w->mode == ACL_WALK_GRANT) {
+		d->deferred = true;
+		d->closed = only_owner_writes(t, &n, st);
+	}
 	atomic_init(&d->refs, 1);
 	return d;
 }
@@ -940,11 +1126,29 @@ static struct dir_ref *dir_ref_get(struct dir_ref *d)
 	return d;
 }
 
-static void dir_ref_put(struct dir_ref *d)
+/*
+ * Lets a directory go; the last one to do so grants it its own entries (now
+ * that its files are done) and closes it. walking_path is its display path
+ * when the walking thread lets it go from its frame (d->path is set whenever
+ * a batch, which either thread may finish, held it).
+ */
+static void dir_ref_put(struct walker *t, struct dir_ref *d, const char *walking_path)
 {
+	struct stat st;
+
 	if (atomic_fetch_sub(&d->refs, 1) != 1)
 		return;
-	close(d->fd);
+	if (d->deferred && d->fd >= 0) {
+		const char *path = d->path ? d->path : walking_path;
+		struct node n = { d->fd, false };
+
+		if (fstat(d->fd, &st) < 0)
+			report(t, path, NULL, "stat", errno);
+		else
+			apply(t, path, &n, &st, NULL);
+	}
+	if (d->fd >= 0)
+		close(d->fd);
 	free(d->path);
 	free(d);
 }
@@ -966,7 +1170,7 @@ static void run_batch(struct walker *t, struct batch *b)
 		visit_file(t, b->dir, name);
 		name += strlen(name) + 1;
 	}
-	dir_ref_put(b->dir);
+	dir_ref_put(t, b->dir, NULL);
 	free(b);
 }
 
@@ -1042,8 +1246,12 @@ static void stop_worker(struct walk *w, struct walker *self)
 	w->threaded = false;
 }
 
-/* Adds a regular file's name to f's batch, handing the batch out when full. */
-static void add_file(struct walker *t, struct frame *f, const char *name)
+/*
+ * Adds a regular file's name to f's batch, handing the batch out when full.
+ * path is f's display path: a batch may outlive the frame, so its directory
+ * keeps a copy from now on.
+ */
+static void add_file(struct walker *t, struct frame *f, const char *path, const char *name)
 {
 	size_t len = strlen(name) + 1;
 	struct batch *b = f->batch;
@@ -1053,6 +1261,8 @@ static void add_file(struct walker *t, struct frame *f, const char *name)
 		b = f->batch = NULL;
 	}
 	if (!b) {
+		if (!f->dir->path)
+			f->dir->path = xstrdup(path);
 		b = f->batch = xmalloc(sizeof(*b));
 		b->dir = dir_ref_get(f->dir);
 		b->nr = b->used = 0;
@@ -1069,7 +1279,7 @@ static void flush_files(struct walker *t, struct frame *f)
 }
 
 /* The next record of f, reading more when needed; NULL at the end. */
-static struct dirent64 *next_dirent(struct walker *t, struct frame *f)
+static struct dirent64 *next_dirent(struct walker *t, struct frame *f, const char *path)
 {
 	struct dirent64 *d;
 
@@ -1077,7 +1287,7 @@ static struct dirent64 *next_dirent(struct walker *t, struct frame *f)
 		ssize_t len = getdents64(f->dir->fd, f->buf, DIRENT_BUF_SIZE);
 
 		if (len < 0)
-			report(t, f->dir->path, NULL, "read directory", errno);
+			report(t, path, NULL, "read directory", errno);
 		if (len <= 0)
 			return NULL;
 		f->len = (size_t)len;
@@ -1085,57 +1295,166 @@ static struct dirent64 *next_dirent(struct walker *t, struct frame *f)
 	}
 	d = (struct dirent64 *)(f->buf + f->pos);
 	f->pos += d->d_reclen;
+	f->next_off = d->d_off;
 	return d;
 }
 
-static void push(struct strbuf *path, struct frame **stack, size_t *nr,
-		 size_t *alloc, int fd, const char *name)
+/* ---- deep trees ---- */
+
+/*
+ * The stack of directories being listed, with its display path. Frames
+ * 1 to evicted - 1 are closed (fd, buffer): only the MAX_OPEN_DIRS deepest
+ * and the top (frame 0, the caller's) hold an fd, so that no depth exhausts
+ * fds or memory for buffers. A closed frame is opened again when the walk
+ * comes back to it: by ".." from the child just done, which is the folder
+ * that holds the child now, and it must be the same directory (device and
+ * inode) that was closed, or the walk has lost its way (the agent moved its
+ * folders meanwhile) and says so.
+ */
+struct stack {
+	struct frame *frames;
+	size_t nr, alloc;
+	size_t evicted; /* frames 1 .. evicted - 1 are closed */
+	struct strbuf path;
+	bool path_cut;  /* the display path stopped growing ("/...") */
+};
+
+/* The display path of a new frame: name appended, unless that would make it too long. */
+static void path_push(struct stack *s, const char *name)
+{
+	size_t len = strlen(name);
+
+	if (!s->path.len || s->path.buf[s->path.len - 1] != '/') {
+		if (s->path.len + 1 + len > DISPLAY_MAX) {
+			if (!s->path_cut)
+				strbuf_addstr(&s->path, "/...");
+			s->path_cut = true;
+			return;
+		}
+		strbuf_addch(&s->path, '/');
+	}
+	strbuf_addstr(&s->path, name);
+}
+
+static void push(struct walker *t, struct stack *s, int fd, const struct stat *st, const char *name)
 {
 	struct frame *f;
 
-	if (name) {
-		if (!path->len || path->buf[path->len - 1] != '/')
-			strbuf_addch(path, '/');
-		strbuf_addstr(path, name);
-	}
-	ALLOC_GROW(*stack, *nr, *alloc);
-	f = &(*stack)[(*nr)++];
-	f->dir = dir_ref_new(fd, strbuf_str(path));
-	f->path_len = path->len;
-	f->batch = NULL;
+	if (name)
+		path_push(s, name);
+	ALLOC_GROW(s->frames, s->nr, s->alloc);
+	f = &s->frames[s->nr++];
+	memset(f, 0, sizeof(*f));
+	f->dir = dir_ref_new(t, fd, st);
+	f->path_len = s->path.len;
+	f->path_cut = s->path_cut;
 	f->buf = xmalloc(DIRENT_BUF_SIZE);
-	f->pos = f->len = 0;
 }
 
-static void pop(struct walker *t, struct strbuf *path, struct frame *stack, size_t *nr)
+/* Closes the frame nearest the top that is still open, when too many are. */
+static void evict(struct walker *t, struct stack *s)
 {
-	struct frame *f = &stack[--(*nr)];
+	struct frame *f;
+	struct batch *b;
+
+	if (s->evicted < 1)
+		s->evicted = 1;
+	if (s->nr - s->evicted + 1 <= t->w->max_open_dirs || s->evicted >= s->nr - 1)
+		return;
+	f = &s->frames[s->evicted];
+	/* A batch of its files may still hold the fd: finish them first (the worker's own soon ends). */
+	while (atomic_load(&f->dir->refs) > 1) {
+		if ((b = take(t->w, false)))
+			run_batch(t, b);
+		else
+			sched_yield();
+	}
+	close(f->dir->fd);
+	f->dir->fd = -1;
+	free(f->buf);
+	f->buf = NULL;
+	s->evicted++;
+}
+
+/*
+ * Opens the closed frame p again by ".." of its child c (still open), and
+ * seeks to where its listing stopped. False when ".." is no longer p.
+ */
+static bool reopen(struct frame *p, const struct frame *c)
+{
+	int fd = c->dir->fd < 0 ? -1 : openat(c->dir->fd, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct stat st;
+
+	if (fd < 0)
+		return false;
+	if (fstat(fd, &st) < 0 || st.st_dev != p->dir->dev || st.st_ino != p->dir->ino ||
+	    lseek(fd, p->next_off, SEEK_SET) == (off_t)-1) {
+		close(fd);
+		return false;
+	}
+	p->dir->fd = fd;
+	p->buf = xmalloc(DIRENT_BUF_SIZE);
+	p->pos = p->len = 0;
+	return true;
+}
+
+static void pop(struct walker *t, struct stack *s)
+{
+	struct frame *f = &s->frames[--s->nr];
 
 	flush_files(t, f);
-	dir_ref_put(f->dir);
+	if (s->nr > 1 && s->nr - 1 < s->evicted) {
+		struct frame *p = &s->frames[s->nr - 1];
+
+		s->evicted = s->nr - 1;
+		if (!reopen(p, f)) {
+			/* Its parent, and theirs up to an open one, can only be lost with it. */
+			p->lost = true;
+			if (!f->lost) {
+				autofree char *shown = NULL;
+
+				s->path.len = p->path_len;
+				s->path.buf[s->path.len] = '\0';
+				shown = escape_display(s->path.buf);
+				pthread_mutex_lock(&t->w->out_lock);
+				progress_clear(t->w);
+				error("lost the way back to '%s' (folders were moved during the walk): what was "
+				      "left of it was not done", shown);
+				pthread_mutex_unlock(&t->w->out_lock);
+				s->path.len = f->path_len;
+				s->path.buf[s->path.len] = '\0';
+			}
+		}
+	}
+	if (f->lost) {
+		t->stats.lost++;
+		note(t, lost_list, s->path.buf, NULL);
+	}
+	dir_ref_put(t, f->dir, s->path.buf);
 	free(f->buf);
-	if (*nr) {
-		path->len = stack[*nr - 1].path_len;
-		path->buf[path->len] = '\0';
+	if (s->nr) {
+		s->path.len = s->frames[s->nr - 1].path_len;
+		s->path.buf[s->path.len] = '\0';
+		s->path_cut = s->frames[s->nr - 1].path_cut;
 	}
 }
 
-static void walk_tree(struct walker *t, struct walker *other, int root_fd, const char *root_path)
+static void walk_tree(struct walker *t, struct walker *other, int root_fd, const struct stat *root_st,
+		      const char *root_path)
 {
 	struct walk *w = t->w;
-	struct strbuf path = STRBUF_INIT;
-	autofree struct frame *stack = NULL;
-	size_t nr = 0, alloc = 0;
+	struct stack s = { .path = STRBUF_INIT, .evicted = 1 };
 
-	strbuf_addstr(&path, root_path);
-	push(&path, &stack, &nr, &alloc, root_fd, NULL);
-	while (nr) {
-		struct frame *f = &stack[nr - 1];
-		struct dirent64 *d = next_dirent(t, f);
+	strbuf_addstr(&s.path, root_path);
+	push(t, &s, root_fd, root_st, NULL);
+	while (s.nr) {
+		struct frame *f = &s.frames[s.nr - 1];
+		struct dirent64 *d = f->lost ? NULL : next_dirent(t, f, s.path.buf);
+		struct stat st;
 		int sub_fd;
 
 		if (!d) {
-			pop(t, &path, stack, &nr);
+			pop(t, &s);
 			continue;
 		}
 		if (!strcmp(d->d_name, ".") || !strcmp(d->d_name, ".."))
@@ -1144,23 +1463,19 @@ static void walk_tree(struct walker *t, struct walker *other, int root_fd, const
 		if (other && !w->threaded && w->seen == THREAD_AFTER)
 			start_worker(w, other);
 		if (d->d_type == DT_REG) {
-			add_file(t, f, d->d_name);
+			add_file(t, f, s.path.buf, d->d_name);
 			continue;
 		}
-		sub_fd = visit(t, f->dir, d->d_name, d->d_type);
+		sub_fd = visit(t, f->dir, s.path.buf, d->d_name, d->d_type, &st);
 		if (sub_fd < 0)
 			continue;
-		if (nr >= MAX_DEPTH) {
-			report(t, f->dir->path, d->d_name,
-			       "descend more than " STR(MAX_DEPTH) " levels, into", 0);
-			close(sub_fd);
-			continue;
-		}
 		/* Its files go out now, not after the whole subtree. */
 		flush_files(t, f);
-		push(&path, &stack, &nr, &alloc, sub_fd, d->d_name);
+		push(t, &s, sub_fd, &st, d->d_name);
+		evict(t, &s);
 	}
-	strbuf_release(&path);
+	free(s.frames);
+	strbuf_release(&s.path);
 }
 
 /*
@@ -1184,10 +1499,27 @@ static void stats_add(struct acl_walk_stats *sum, const struct acl_walk_stats *s
 	sum->not_owned += s->not_owned;
 	sum->skipped += s->skipped;
 	sum->errors += s->errors;
+	sum->linked += s->linked;
+	sum->unreadable += s->unreadable;
+	sum->lost += s->lost;
+}
+
+void acl_walk_notes_release(struct acl_walk_notes *notes)
+{
+	strvec_clear(&notes->linked);
+	strvec_clear(&notes->unreadable);
+	strvec_clear(&notes->lost);
 }
 
 int acl_walk(int dir_fd, const char *display_path, gid_t gid, uid_t owner_uid,
 	     enum acl_walk_mode mode, bool progress, struct acl_walk_stats *stats)
+{
+	return acl_walk_noting(dir_fd, display_path, gid, owner_uid, mode, progress, stats, NULL);
+}
+
+int acl_walk_noting(int dir_fd, const char *display_path, gid_t gid, uid_t owner_uid,
+		    enum acl_walk_mode mode, bool progress, struct acl_walk_stats *stats,
+		    struct acl_walk_notes *notes)
 {
 	struct walk w = {
 		.gid = gid,
@@ -1198,6 +1530,7 @@ int acl_walk(int dir_fd, const char *display_path, gid_t gid, uid_t owner_uid,
 		.progress = progress && isatty(STDERR_FILENO),
 		.lock = PTHREAD_MUTEX_INITIALIZER,
 		.wake = PTHREAD_COND_INITIALIZER,
+		.notes = notes,
 	};
 	autofree struct walker *t = xcalloc(2, sizeof(*t));
 	struct rlimit old_nofile, nofile;
@@ -1212,12 +1545,16 @@ int acl_walk(int dir_fd, const char *display_path, gid_t gid, uid_t owner_uid,
 		t[i].prefilter = true;
 	}
 
-	/* Every level of the tree holds an fd open. */
+	/* Up to MAX_OPEN_DIRS levels of the tree hold an fd open, and batches a few more. */
 	if (!getrlimit(RLIMIT_NOFILE, &old_nofile) && old_nofile.rlim_cur < old_nofile.rlim_max) {
 		nofile = old_nofile;
 		nofile.rlim_cur = nofile.rlim_max;
 		raised = !setrlimit(RLIMIT_NOFILE, &nofile);
 	}
+	/* A quarter of what we may open, for the stack; the rest for batches, the worker, the caller. */
+	w.max_open_dirs = MAX_OPEN_DIRS;
+	if (!getrlimit(RLIMIT_NOFILE, &nofile) && nofile.rlim_cur / 4 < MAX_OPEN_DIRS)
+		w.max_open_dirs = nofile.rlim_cur / 4 < 4 ? 4 : nofile.rlim_cur / 4;
 
 	/* Our own open file description, so that reading it moves no offset of the caller's. */
 	root_fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -1230,8 +1567,10 @@ int acl_walk(int dir_fd, const char *display_path, gid_t gid, uid_t owner_uid,
 		root.fd = root_fd;
 		root.is_path = false;
 		progress_tick(&w);
-		apply(&t[0], display_path, &root, &st, NULL);
-		walk_tree(&t[0], &t[1], root_fd, display_path);
+		/* A grant gives the top its entries last, as every directory (dir_ref_put()). */
+		if (mode == ACL_WALK_REVOKE)
+			apply(&t[0], display_path, &root, &st, NULL);
+		walk_tree(&t[0], &t[1], root_fd, &st, display_path);
 		stop_worker(&w, &t[0]);
 	}
 
@@ -1243,7 +1582,100 @@ int acl_walk(int dir_fd, const char *display_path, gid_t gid, uid_t owner_uid,
 	memset(stats, 0, sizeof(*stats));
 	stats_add(stats, &t[0].stats);
 	stats_add(stats, &t[1].stats);
-	return stats->errors ? -1 : 0;
+	return stats->errors || stats->lost ? -1 : 0;
+}
+
+bool acl_may_write(int fd, const struct stat *st, uid_t uid, gid_t gid)
+{
+	unsigned char buf[XACL_MAX_SIZE];
+	struct node n = { fd, false };
+	autofree struct xacl *acl = NULL;
+	uint16_t mask = PERM_RWX;
+	bool group_matched = false;
+	ssize_t size;
+
+	if (uid == 0)
+		return true;
+	size = node_getxattr(&n, XATTR_ACCESS, buf, sizeof(buf));
+	if (size < 0 && errno == EBADF) { /* an O_PATH fd */
+		n.is_path = true;
+		size = node_getxattr(&n, XATTR_ACCESS, buf, sizeof(buf));
+	}
+	if (size < 0) {
+		if (errno != ENODATA && errno != EOPNOTSUPP)
+			return true;
+		/* No ACL: the mode bits. */
+		if (st->st_uid == uid)
+			return st->st_mode & S_IWUSR;
+		if (st->st_gid == gid)
+			return st->st_mode & S_IWGRP;
+		return st->st_mode & S_IWOTH;
+	}
+	acl = xmalloc(sizeof(*acl));
+	if (xacl_decode(acl, buf, (size_t)size) < 0)
+		return true;
+	for (size_t i = 0; i < acl->nr; i++) {
+		if (acl->e[i].tag == TAG_MASK)
+			mask = acl->e[i].perm;
+	}
+	/* The first class that matches decides, in the kernel's order. */
+	for (size_t i = 0; i < acl->nr; i++) {
+		const struct xacl_entry *e = &acl->e[i];
+
+		switch (e->tag) {
+		case TAG_USER_OBJ:
+			if (st->st_uid == uid)
+				return e->perm & 2;
+			break;
+		case TAG_USER:
+			if (e->id == uid)
+				return e->perm & mask & 2;
+			break;
+		case TAG_GROUP_OBJ:
+		case TAG_GROUP:
+			if ((e->tag == TAG_GROUP_OBJ ? st->st_gid : e->id) == gid) {
+				if (e->perm & mask & 2)
+					return true;
+				group_matched = true;
+			}
+			break;
+		case TAG_OTHER:
+			return !group_matched && (e->perm & 2);
+		}
+	}
+	return false;
+}
+
+bool acl_only_owner_writes(int fd, const struct stat *st)
+{
+	unsigned char buf[XACL_MAX_SIZE];
+	struct node n = { fd, false };
+	autofree struct xacl *acl = NULL;
+	uint16_t mask = PERM_RWX;
+	ssize_t size;
+
+	size = node_getxattr(&n, XATTR_ACCESS, buf, sizeof(buf));
+	if (size < 0 && errno == EBADF) { /* an O_PATH fd */
+		n.is_path = true;
+		size = node_getxattr(&n, XATTR_ACCESS, buf, sizeof(buf));
+	}
+	if (size < 0)
+		return (errno == ENODATA || errno == EOPNOTSUPP) && !(st->st_mode & (S_IWGRP | S_IWOTH));
+	acl = xmalloc(sizeof(*acl));
+	if (xacl_decode(acl, buf, (size_t)size) < 0)
+		return false;
+	for (size_t i = 0; i < acl->nr; i++) {
+		if (acl->e[i].tag == TAG_MASK)
+			mask = acl->e[i].perm;
+	}
+	for (size_t i = 0; i < acl->nr; i++) {
+		const struct xacl_entry *e = &acl->e[i];
+
+		if (e->tag == TAG_OTHER ? e->perm & 2 : e->tag != TAG_USER_OBJ && e->tag != TAG_MASK &&
+							(e->perm & mask & 2))
+			return false;
+	}
+	return true;
 }
 
 bool acl_supported(int fd)

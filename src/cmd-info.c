@@ -5,6 +5,7 @@
 #include "config.h"
 #include "entrypoint.h"
 #include "paths.h"
+#include "path-check.h"
 #include "sys.h"
 #include "util.h"
 
@@ -36,17 +37,20 @@ static void check(struct health *h, bool ok, const char *fmt, ...) AU_PRINTF(3, 
 static void check(struct health *h, bool ok, const char *fmt, ...)
 {
 	struct strbuf sb = STRBUF_INIT;
+	autofree char *shown = NULL;
 	va_list ap;
 
 	va_start(ap, fmt);
 	strbuf_vaddf(&sb, fmt, ap);
 	va_end(ap);
+	/* The text may name paths: terminal-safe, apart from our own colors around it. */
+	shown = escape_terminal(sb.buf);
 	if (ok)
 		printf("  %sok%s      %s\n", color(STDOUT_FILENO, COLOR_GREEN),
-		       color(STDOUT_FILENO, COLOR_RESET), sb.buf);
+		       color(STDOUT_FILENO, COLOR_RESET), shown);
 	else
 		printf("  %sbroken%s  %s\n", color(STDOUT_FILENO, COLOR_RED),
-		       color(STDOUT_FILENO, COLOR_RESET), sb.buf);
+		       color(STDOUT_FILENO, COLOR_RESET), shown);
 	if (!ok)
 		h->broken++;
 	strbuf_release(&sb);
@@ -370,6 +374,9 @@ static int check_health(const struct agent *a, const struct agent_user *u, const
 	check_shares(&h, a, u, hu);
 	check(&h, home_fd >= 0 && acl_supported(home_fd), "ACL support on /home");
 	check(&h, setfacl != NULL, "ACL tools installed (setfacl)%s", setfacl ? "" : ": sudo apt-get install acl");
+	if (u->user_exists && u->group_exists)
+		check(&h, !warn_agent_writable_path(a->user_name, u->uid, u->gid),
+		      "your PATH holds no folder the agent can write");
 	return h.broken;
 }
 

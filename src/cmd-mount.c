@@ -5,7 +5,9 @@
 #include "config.h"
 #include "paths.h"
 #include "protect.h"
+#include "share.h"
 #include "sys.h"
+#include "toml.h"
 #include "util.h"
 
 #include <errno.h>
@@ -24,8 +26,12 @@ static const char mount_usage[] =
 	"Share a folder (or, read-only, a file) of your home with an agent. It appears\n"
 	"at TARGET (by default the same place below the agent's home) in the agent's\n"
 	"private mount namespace, at each 'au run'. Read-only unless --rw, which gives\n"
-	"the group su-as-NAME rwx on SOURCE and everything below it with ACLs; 'remove'\n"
-	"takes them back.\n"
+	"the group su-as-NAME rwx on SOURCE and everything below it with ACLs, but\n"
+	"nothing on files with more than one link (they may be files outside SOURCE\n"
+	"too); 'remove' takes them back, and always stops sharing.\n"
+	"SOURCE must be yours, reached through symlinks and folders of yours only, and\n"
+	"is never a secret of yours (~/.ssh, ~/.gnupg...) or au's own config or state.\n"
+	"'au run' refuses a SOURCE that is another folder than the one shared.\n"
 	"In read-write folders, git hooks, .git/config, .envrc, .vscode and .idea stay\n"
 	"read-only for the agent ('au mount list' shows the list once a folder is\n"
 	"shared read-write).\n"
@@ -109,157 +115,95 @@ static char *absolute(const char *path)
 	return path_normalize(joined);
 }
 
-/*
- * realpath() follows symlinks, and inside a read-write share the agent can
- * plant one (proj/sub -> ~/.ssh) for the human to pass to "mount add --rw".
- * So every symlink on the way must be the human's own, or root's.
- */
-static void refuse_foreign_symlinks(const char *abs, uid_t uid)
+/* path quoted so that it pastes into a shell (control bytes spelled out). */
+static char *quoted(const char *path)
 {
-	autofree char *copy = xstrdup(abs);
+	struct strbuf sb = STRBUF_INIT;
 
-	for (char *p = copy + 1;; p++) {
-		char saved = *p;
-		struct stat st;
-
-		if (*p && *p != '/')
-			continue;
-		*p = '\0';
-		if (lstat(copy, &st) == 0 && S_ISLNK(st.st_mode) && st.st_uid != uid && st.st_uid != 0) {
-			autofree char *shown = escape_display(copy);
-			die("'%s' is a symlink made by uid %u, not by you: refusing to follow it", shown,
-			    (unsigned)st.st_uid);
-		}
-		*p = saved;
-		if (!saved)
-			break;
-	}
-}
-
-/*
- * Keeps safe.directory in the agent's global git config in step with its
- * mounts, so that its git accepts the human's repositories. This runs as the
- * agent, through its entrypoint (the agent's ~/.gitconfig is its own file,
- * never written by the human by path), with the system's git by absolute
- * path, and with no terminal: whatever the agent planted cannot talk to the
- * human (a fake password prompt) while the human runs a mount command.
- */
-static void sync_safe_directory(struct mount_ctx *m, const char *target, bool add)
-{
-	static const char *const system_gits[] = { "/usr/bin/git", "/bin/git", "/usr/local/bin/git" };
-	const char *git = NULL;
-	char self[PATH_MAX];
-	struct stat st;
-	ssize_t n;
-
-	for (size_t i = 0; i < ARRAY_SIZE(system_gits) && !git; i++) {
-		if (stat(system_gits[i], &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == 0 &&
-		    !(st.st_mode & (S_IWGRP | S_IWOTH)))
-			git = system_gits[i];
-	}
-	if (!git || !m->user.user_exists)
-		return;
-	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	if (n < 0)
-		return;
-	self[n] = '\0';
-	{
-		const char *shown[] = { "au", "run", "-a", m->a->user_name, "--no-login", "--", git, "config",
-					"--global", add ? "--add" : "--unset-all", "safe.directory", target, NULL };
-		const char *fixed[] = { "au", "run", "-a", m->a->user_name, "--no-login", "--", git, "config",
-					"--global", "--fixed-value", "--unset-all", "safe.directory", target, NULL };
-		const char *const *cmd = add ? shown : fixed;
-		autostrvec struct strvec argv = STRVEC_INIT;
-		int rc;
-
-		print_command(cmd, 0);
-		strvec_push(&argv, self);
-		strvec_push(&argv, "-C");
-		strvec_push(&argv, m->cfg->path);
-		strvec_pushv(&argv, cmd + 1);
-		rc = run_command(strvec_argv(&argv), RUN_QUIET | RUN_NULL_STDIO);
-		/* git config --unset-all exits 5 when there was nothing to unset. */
-		if (rc != 0 && !(rc == 5 && !add))
-			warn("could not update the agent's git safe.directory (exit status %d)", rc);
-	}
+	shell_quote(&sb, path);
+	return strbuf_detach(&sb);
 }
 
 static void print_stats(const struct acl_walk_stats *st)
 {
-	printf("  %zu %s changed, %zu already as wanted", st->changed, plural(st->changed, "entry", "entries"),
-	       st->unchanged);
+	autostrbuf struct strbuf line = STRBUF_INIT;
+
+	strbuf_addf(&line, "  %zu %s changed, %zu already as wanted", st->changed,
+		    plural(st->changed, "entry", "entries"), st->unchanged);
 	if (st->not_owned)
-		printf(", %zu not yours left as they are (you keep access through the group)", st->not_owned);
+		strbuf_addf(&line, ", %zu not yours left as they are (you keep access through the group)",
+			    st->not_owned);
 	if (st->skipped)
-		printf(", %zu symlinks or vanished entries skipped", st->skipped);
-	printf("\n");
+		strbuf_addf(&line, ", %zu symlinks or vanished entries skipped", st->skipped);
+	line_out("%s", line.buf);
 }
 
-static int acl_change(struct mount_ctx *m, const char *source, enum acl_walk_mode mode)
+/* Up to the noted paths, one per line, and how many more there are. */
+static void print_noted(const struct strvec *paths, size_t total)
 {
-	struct acl_walk_stats stats = { 0 };
-	autofree char *shown = escape_display(source);
-	autoclose int fd = open_nofollow(source, O_RDONLY | O_DIRECTORY);
+	for (size_t i = 0; i < paths->nr; i++)
+		line_out("    %s", paths->v[i]);
+	if (total > paths->nr)
+		line_out("    (and %zu more)", total - paths->nr);
+}
+
+/*
+ * Files with more than one link were not shared for writing: which, why,
+ * and how to give each its own copy when the human wants the agent to write
+ * them.
+ */
+static void report_linked(const struct mount_ctx *m, const char *source, const struct acl_walk_stats *st,
+			  const struct acl_walk_notes *notes)
+{
+	autofree char *q = quoted(source);
+
+	if (!st->linked)
+		return;
+	line_out("  %zu file%s with more than one link not shared for writing (the agent reads %s only if "
+		 "everyone may): the same file may be elsewhere too (uv's and pnpm's caches link theirs into "
+		 "projects), and write here would be write there:", st->linked, st->linked == 1 ? "" : "s",
+		 st->linked == 1 ? "it" : "them");
+	print_noted(&notes->linked, st->linked);
+	line_out("  To let the agent write them, give each its own copy (uv: UV_LINK_MODE=copy, pnpm: "
+		 "package-import-method=copy), then share the folder again:");
+	line_out("    find %s -type f -links +1 -exec sh -c 'cp -p -- \"$1\" \"$1.au-copy\" && "
+		 "mv -f -- \"$1.au-copy\" \"$1\"' sh {} \\;", q);
+	line_out("    au mount remove -a %s %s && au mount add -a %s --rw %s", m->a->user_name, q,
+		 m->a->user_name, q);
+}
+
+/* The walk of a read-write share, from fd (the folder that was checked), with its report. */
+static int acl_change(struct mount_ctx *m, int fd, const char *source, enum acl_walk_mode mode,
+		      struct acl_walk_stats *stats, struct acl_walk_notes *notes)
+{
 	int rc;
 
-	if (fd < 0) {
-		if (errno == ENOTDIR)
-			return error("read-write sharing of a single file is not supported: share its folder");
-		return error_errno("cannot open '%s'", shown);
-	}
 	if (mode == ACL_WALK_GRANT)
-		printf("Giving group '%s' rwx on %s (ACL entries, default entries and setgid on folders)\n",
-		       m->a->group, shown);
+		line_out("Giving group '%s' rwx on %s (ACL entries, default entries and setgid on folders)",
+			 m->a->group, source);
 	else
-		printf("Taking group '%s' access back from %s\n", m->a->group, shown);
+		line_out("Taking group '%s' access back from %s", m->a->group, source);
 	fflush(stdout);
-	rc = acl_walk(fd, source, m->user.gid, m->human.uid, mode, true, &stats);
-	print_stats(&stats);
+	rc = acl_walk_noting(fd, source, m->user.gid, m->human.uid, mode, true, stats, notes);
+	print_stats(stats);
 	return rc;
 }
 
 static void print_protected(const struct config *cfg)
 {
 	const char *const *p = config_protected_paths(cfg);
+	autostrbuf struct strbuf line = STRBUF_INIT;
 
 	if (!*p) {
-		printf("No protected paths: read-write mounts are writable everywhere (protected_paths = [])\n");
+		line_out("No protected paths: read-write mounts are writable everywhere (protected_paths = [])");
 		return;
 	}
-	printf("Read-only for the agent inside read-write mounts, in each git repository:");
+	strbuf_addstr(&line, "Read-only for the agent inside read-write mounts, in each git repository:");
 	for (; *p; p++) {
 		autofree char *shown = escape_display(*p);
-		printf(" %s", shown);
+		strbuf_addf(&line, " %s", shown);
 	}
-	printf("\n");
-}
-
-/*
- * SOURCE as the human meant it: inside their home (not the home itself),
- * their own, a folder or (read-only) a file. Returns its canonical path.
- */
-static char *resolve_source(struct mount_ctx *m, const char *arg, struct stat *st)
-{
-	autofree char *given = absolute(arg);
-	char real[PATH_MAX];
-
-	refuse_foreign_symlinks(given, m->human.uid);
-	if (!realpath(given, real))
-		die_errno("cannot use '%s'", arg);
-	if (!strcmp(real, m->human.home_real))
-		die("'%s' is your home itself: share a folder inside it", real);
-	if (!path_below(real, m->human.home_real))
-		die("'%s' is not inside your home '%s'", real, m->human.home_real);
-	if (lstat(real, st) < 0)
-		die_errno("cannot stat '%s'", real);
-	if (st->st_uid != m->human.uid)
-		die("'%s' is not owned by you (uid %u)", real, (unsigned)st->st_uid);
-	if (!S_ISDIR(st->st_mode) && !S_ISREG(st->st_mode))
-		die("'%s' is not a folder or a file", real);
-	if (m->rw && !S_ISDIR(st->st_mode))
-		die("'%s' is a file: read-write sharing is for folders (share its folder, or the file read-only)",
-		    real);
-	return xstrdup(real);
+	line_out("%s", line.buf);
 }
 
 /* TARGET as given, or the same place below the agent's home; strictly inside that home. */
@@ -304,6 +248,17 @@ static void refuse_type_mismatch(const struct stat *src, const char *source, con
 	}
 }
 
+/*
+ * The config is TOML, whose strings are UTF-8: a path with other bytes (the
+ * agent names folders in a share as it likes) cannot be recorded, and
+ * written raw it would leave a config that no command loads.
+ */
+static void refuse_unwritable(const char *path)
+{
+	if (!toml_string_valid(path, strlen(path)))
+		die("'%s' is not valid UTF-8, which the config cannot hold: rename it", path);
+}
+
 static void refuse_duplicate(const struct mount_ctx *m, const char *source, const char *target)
 {
 	for (size_t i = 0; i < m->a->nr_mounts; i++) {
@@ -315,11 +270,61 @@ static void refuse_duplicate(const struct mount_ctx *m, const char *source, cons
 	}
 }
 
+/*
+ * This agent first, then every other one of the config that exists: none
+ * may have shaped the path of a source (another agent could hand this one
+ * a folder it should not have).
+ */
+static struct share_agent *every_agent(const struct mount_ctx *m, size_t *nr)
+{
+	struct share_agent *agents = xcalloc(m->cfg->nr_agents + 1, sizeof(*agents));
+
+	*nr = 0;
+	agents[(*nr)++] = (struct share_agent){ m->user.uid, m->user.gid };
+	for (size_t i = 0; i < m->cfg->nr_agents; i++) {
+		const struct agent *a = &m->cfg->agents[i];
+		autoagentuser struct agent_user u = { 0 };
+
+		if (a == m->a)
+			continue;
+		agent_user_load(&u, a->user_name, a->group);
+		if (u.user_exists && u.group_exists)
+			agents[(*nr)++] = (struct share_agent){ u.uid, u.gid };
+	}
+	return agents;
+}
+
+/*
+ * The grant of a read-write share, from the fd of the folder that was
+ * checked (never its path again). Half a share is worse than none: on any
+ * failure what was given is taken back, from the same fd.
+ */
+static void grant_share(struct mount_ctx *m, const struct share_source *src)
+{
+	struct acl_walk_notes notes __attribute__((cleanup(acl_walk_notes_release))) = ACL_WALK_NOTES_INIT;
+	struct acl_walk_stats stats = { 0 };
+	autoclose int fd = openat(src->fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0)
+		die_errno("cannot open '%s'", src->path);
+	if (acl_change(m, fd, src->path, ACL_WALK_GRANT, &stats, &notes) < 0) {
+		struct acl_walk_stats undo = { 0 };
+
+		acl_walk(fd, src->path, m->user.gid, m->human.uid, ACL_WALK_REVOKE, true, &undo);
+		error("could not give access to all of '%s'; nothing was shared", src->path);
+		hint("fix the errors above and try again");
+		exit(EXIT_FAIL);
+	}
+	report_linked(m, src->path, &stats, &notes);
+}
+
 static int mount_add(int argc, char **argv, struct mount_ctx *m)
 {
-	autofree char *source = NULL;
+	struct share_source src __attribute__((cleanup(share_source_release))) = { .fd = -1 };
+	autofree struct share_agent *agents = NULL;
+	size_t nr_agents;
 	autofree char *target = NULL;
-	struct stat st;
+	struct mount_spec *spec;
 
 	parse_mount_options(argc, argv, m, "add", true);
 	if (optind >= argc)
@@ -331,30 +336,95 @@ static int mount_add(int argc, char **argv, struct mount_ctx *m)
 		die("the %s of agent '%s' does not exist (see 'au info -a %s')",
 		    m->user.user_exists ? "group" : "user", m->a->user_name, m->a->user_name);
 
-	source = resolve_source(m, argv[optind], &st);
-	target = choose_target(m, source, argc - optind == 2 ? argv[optind + 1] : NULL);
-	refuse_duplicate(m, source, target);
-	refuse_type_mismatch(&st, source, target);
+	agents = every_agent(m, &nr_agents);
+	share_source_resolve(argv[optind], &m->human, agents, nr_agents, &src);
+	share_refuse_secrets(src.path, &m->human, m->au->config_path);
+	if (m->rw && !S_ISDIR(src.st.st_mode))
+		die("'%s' is a file: read-write sharing is for folders (share its folder, or the file read-only)",
+		    src.path);
+	target = choose_target(m, src.path, argc - optind == 2 ? argv[optind + 1] : NULL);
+	refuse_unwritable(src.path);
+	refuse_unwritable(target);
+	refuse_duplicate(m, src.path, target);
+	refuse_type_mismatch(&src.st, src.path, target);
 
-	if (m->rw && acl_change(m, source, ACL_WALK_GRANT) < 0) {
-		/* Half a share is worse than none: take back what was given. */
-		acl_change(m, source, ACL_WALK_REVOKE);
-		error("could not give access to all of '%s'; nothing was shared", source);
-		hint("fix the errors above and try again");
-		return EXIT_FAIL;
-	}
-	agent_add_mount(m->a, source, target, !m->rw);
+	if (m->rw)
+		grant_share(m, &src);
+	spec = agent_add_mount(m->a, src.path, target, !m->rw);
+	/* What the entrypoint will insist on finding at that path. */
+	spec->has_identity = true;
+	spec->source_device = src.st.st_dev;
+	spec->source_inode = src.st.st_ino;
 	config_save(m->cfg);
-	printf("Added %s %s access to %s (mounted at %s)\n", m->a->user_name,
-	       m->rw ? "read-write" : "read-only", source, target);
+	line_out("Added %s %s access to %s (mounted at %s)", m->a->user_name,
+		 m->rw ? "read-write" : "read-only", src.path, target);
 	if (m->rw) {
 		print_protected(m->cfg);
-		protect_share_added(m->a, m->user.gid, m->cfg, &m->a->mounts[m->a->nr_mounts - 1]);
+		protect_share_added(m->a, m->user.gid, m->cfg, spec);
 	}
 	au_unlock(m->au);
-	if (S_ISDIR(st.st_mode))
-		sync_safe_directory(m, target, true);
 	return EXIT_OK;
+}
+
+/*
+ * The command that takes every entry of the agent's group back from the
+ * folder quoted q: root's setfacl, which reads folders the human cannot, and
+ * which no running process of the agent's can race (they are stopped first).
+ */
+static void hint_finish(const struct mount_ctx *m, const char *q)
+{
+	hint("nothing shares the folder now; to take every entry of group '%s' back, as root:", m->a->group);
+	if (m->user.user_exists && agent_has_processes(m->user.uid))
+		hint("  sudo pkill -KILL -u %s; sudo setfacl -R -P -x group:%s,default:group:%s -- %s",
+		     m->a->user_name, m->a->group, m->a->group, q);
+	else
+		hint("  sudo setfacl -R -P -x group:%s,default:group:%s -- %s", m->a->group, m->a->group, q);
+}
+
+/* What a revoke could not take back, and the command that finishes the job. */
+static void report_leftovers(const struct mount_ctx *m, const char *source, const struct acl_walk_stats *st,
+			     const struct acl_walk_notes *notes)
+{
+	autofree char *q = quoted(source);
+
+	if (st->unreadable) {
+		error("%zu folder%s of others in '%s' could not be read: files of yours the agent moved "
+		      "there keep its group's entries", st->unreadable, st->unreadable == 1 ? "" : "s", source);
+		for (size_t i = 0; i < notes->unreadable.nr; i++)
+			hint("not read: '%s'", notes->unreadable.v[i]);
+	}
+	if (st->lost)
+		error("%zu folder%s in '%s' were moved during the walk and not seen to the end", st->lost,
+		      st->lost == 1 ? "" : "s", source);
+	if (st->errors)
+		error("%zu entr%s in '%s' could not be changed (above)", st->errors,
+		      st->errors == 1 ? "y" : "ies", source);
+	hint_finish(m, q);
+}
+
+/* The revoke of a read-write share; false when something could not be taken back (said). */
+static bool revoke_share(struct mount_ctx *m, const struct mount_spec *spec)
+{
+	struct acl_walk_notes notes __attribute__((cleanup(acl_walk_notes_release))) = ACL_WALK_NOTES_INIT;
+	struct acl_walk_stats stats = { 0 };
+	autostrbuf struct strbuf why = STRBUF_INIT;
+	bool gone;
+	autoclose int fd = share_open_recorded(spec, &why, &gone);
+
+	if (fd < 0) {
+		if (gone && !spec->has_identity)
+			return true; /* gone, and no way to know where: nothing to do */
+		error("%s: its ACL entries were not taken back", why.buf);
+		if (spec->has_identity)
+			hint("find it with: find ~ -xdev -inum %llu -type d; then take them back: "
+			     "setfacl -R -P -x group:%s,default:group:%s -- FOLDER",
+			     spec->source_inode, m->a->group, m->a->group);
+		return false;
+	}
+	if (acl_change(m, fd, spec->source, ACL_WALK_REVOKE, &stats, &notes) == 0 && !stats.unreadable)
+		return true;
+	report_leftovers(m, spec->source, &stats, &notes);
+	return false;
 }
 
 static int mount_remove(int argc, char **argv, struct mount_ctx *m)
@@ -364,7 +434,7 @@ static int mount_remove(int argc, char **argv, struct mount_ctx *m)
 	autofree char *target = NULL;
 	char real[PATH_MAX];
 	size_t index = SIZE_MAX;
-	bool read_only;
+	bool read_only, complete = true;
 
 	parse_mount_options(argc, argv, m, "remove", false);
 	if (optind >= argc)
@@ -396,26 +466,29 @@ static int mount_remove(int argc, char **argv, struct mount_ctx *m)
 	target = xstrdup(m->a->mounts[index].target);
 	read_only = m->a->mounts[index].read_only;
 
-	if (!read_only && m->user.group_exists) {
-		struct stat st;
-		if (lstat(source, &st) == 0 && acl_change(m, source, ACL_WALK_REVOKE) < 0) {
-			error("could not take access back from all of '%s'; the mount stays recorded", source);
-			return EXIT_FAIL;
-		}
-	}
+	/* The share leaves the config whatever the walk meets: what it could not do is said. */
+	if (!read_only && m->user.group_exists)
+		complete = revoke_share(m, &m->a->mounts[index]);
 	agent_remove_mount(m->a, index);
 	config_save(m->cfg);
-	printf("Removed %s %s access to %s (was mounted at %s)\n", m->a->user_name,
-	       read_only ? "read-only" : "read-write", source, target);
+	line_out("Removed %s %s access to %s (was mounted at %s)", m->a->user_name,
+		 read_only ? "read-only" : "read-write", source, target);
 	if (m->user.user_exists && agent_has_processes(m->user.uid)) {
 		/* A mount lives as long as the namespace of the processes that see it. */
 		warn("processes of agent '%s' are still running (au run --keep-running?): they keep "
 		     "the mount until they exit", m->a->user_name);
-		hint("stop them with: sudo pkill --uid %s", m->a->user_name);
+		if (!read_only && complete) {
+			/* They could have moved files of yours out of the walk's way, into folders of theirs. */
+			autofree char *q = quoted(source);
+
+			warn("they could also have moved files of yours where the walk did not see them");
+			hint_finish(m, q);
+		} else {
+			hint("stop them with: sudo pkill --uid %s", m->a->user_name);
+		}
 	}
 	au_unlock(m->au);
-	sync_safe_directory(m, target, false);
-	return EXIT_OK;
+	return complete ? EXIT_OK : EXIT_FAIL;
 }
 
 static int mount_list(int argc, char **argv, struct mount_ctx *m)
@@ -427,13 +500,13 @@ static int mount_list(int argc, char **argv, struct mount_ctx *m)
 		die_usage("mount list: unexpected argument '%s'", argv[optind]);
 	open_agent(m);
 	if (!m->a->nr_mounts)
-		printf("No mounts for agent %s.\n", m->a->user_name);
+		line_out("No mounts for agent %s.", m->a->user_name);
 	for (size_t i = 0; i < m->a->nr_mounts; i++) {
 		const struct mount_spec *o = &m->a->mounts[i];
 		autofree char *src = escape_display(o->source);
 		autofree char *dst = escape_display(o->target);
 
-		printf("%s -> %s [%s]\n", src, dst, o->read_only ? "ro" : "rw");
+		line_out("%s -> %s [%s]", src, dst, o->read_only ? "ro" : "rw");
 		any_rw |= !o->read_only;
 	}
 	if (any_rw)

@@ -4,10 +4,12 @@
  * the launch (exec, or wait, or a pty relay) and the audit of read-write
  * shares afterwards.
  */
+#include "agent-gitconfig.h"
 #include "agent.h"
 #include "au.h"
 #include "config.h"
 #include "entrypoint.h"
+#include "path-check.h"
 #include "paths.h"
 #include "protect.h"
 #include "report.h"
@@ -257,6 +259,7 @@ AU_NORETURN static void reexec_through_sg(const struct agent *a, int argc, char 
 	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
 	autostrvec struct strvec cmd = STRVEC_INIT;
 	autofree char *script = NULL;
+	autofree char *sg = NULL;
 	const char *sg_argv[5];
 
 	if (getenv("AU_THROUGH_SG"))
@@ -279,9 +282,13 @@ AU_NORETURN static void reexec_through_sg(const struct agent *a, int argc, char 
 	sg_argv[2] = "-c";
 	sg_argv[3] = script;
 	sg_argv[4] = NULL;
+	/* From a root-owned folder, never from the PATH: sg runs as root. */
+	sg = find_in_path("sg");
+	if (!sg)
+		die("cannot run 'sg'");
 	fflush(NULL);
-	execvp("sg", (char *const *)sg_argv);
-	die_errno("cannot run 'sg'");
+	execv(sg, (char *const *)sg_argv);
+	die_errno("cannot run '%s'", sg);
 }
 
 static void parse_run_options(int argc, char **argv, struct run_opts *o)
@@ -436,6 +443,30 @@ static void build_environment(struct run *r)
 }
 
 /*
+ * A share made by the reference tool or an older au has no recorded inode:
+ * the entrypoint could not tell the folder shared from one put at its path
+ * since, so it is not mounted until "au mount add" records it.
+ */
+static void refuse_unrecorded_share(const struct agent *a, const struct mount_spec *m)
+{
+	autofree char *source = NULL;
+	autofree char *target = NULL;
+	autostrbuf struct strbuf q = STRBUF_INIT;
+
+	if (m->has_identity)
+		return;
+	shell_quote(&q, m->source);
+	source = strbuf_detach(&q);
+	shell_quote(&q, m->target);
+	target = strbuf_detach(&q);
+	error("the share '%s' of agent '%s' has no recorded device and inode (made by the reference tool "
+	      "or an older au)", m->source, a->user_name);
+	hint("if it is the folder you mean, record it: au mount remove -a %s %s && au mount add -a %s%s %s %s",
+	     a->user_name, source, a->user_name, m->read_only ? "" : " --rw", source, target);
+	exit(EXIT_FAIL);
+}
+
+/*
  * Each share, and for the read-write ones their protections (pins of the
  * human's git directories, read-only hooks, configs, .envrc...) and the
  * watch of what changes in them (protect.c).
@@ -447,9 +478,12 @@ static void add_shares(struct run *r, const struct config *cfg)
 	for (size_t i = 0; i < a->nr_mounts; i++) {
 		const struct mount_spec *m = &a->mounts[i];
 
-		ep_request_add_mount(&r->req, m->source, m->target, m->read_only);
+		refuse_unrecorded_share(a, m);
+		ep_request_add_mount(&r->req, m->source, m->source_device, m->source_inode, m->target,
+				     m->read_only);
 	}
 	protect_prepare(&r->protect, a, r->user.gid, cfg, &r->req);
+	agent_gitconfig_add_mount(&r->req, a, &r->user);
 }
 
 /*
@@ -675,6 +709,7 @@ int cmd_run(int argc, char **argv, struct au_ctx *ctx)
 	r.agent = au_setup(ctx, r.opts.agent);
 	check_agent_ready(&r);
 	r.ep_fd = open_entrypoint(&r, ctx, argc, argv);
+	warn_agent_writable_path(r.agent->user_name, r.user.uid, r.user.gid);
 	build_environment(&r);
 	build_request(&r, &ctx->cfg, argc, argv);
 	/* The agent starts after the lock is gone, as in the reference tool. */

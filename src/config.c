@@ -192,9 +192,43 @@ static struct toml_table *collect_unknown(const struct toml_table *t, const char
 	return unknown;
 }
 
+/*
+ * The source's device and inode, both or neither. TOML integers are signed
+ * 64 bits: a number above INT64_MAX is written as its two's complement
+ * (negative), and read back the same way.
+ */
+static int load_mount_identity(struct schema *s, const struct toml_table *t, struct mount_spec *m)
+{
+	const struct toml_value *dev = toml_table_get(t, "source_device");
+	const struct toml_value *ino = toml_table_get(t, "source_inode");
+
+	if (!dev && !ino)
+		return 0;
+	if (!dev || !ino)
+		return schema_fail(s, (dev ? dev : ino)->pos,
+				   "a mount has both 'source_device' and 'source_inode', or neither");
+	if (dev->type != TOML_INTEGER || ino->type != TOML_INTEGER)
+		return schema_fail(s, (dev->type != TOML_INTEGER ? dev : ino)->pos,
+				   "'source_device' and 'source_inode' must be integers");
+	m->has_identity = true;
+	m->source_device = (unsigned long long)dev->u.integer;
+	m->source_inode = (unsigned long long)ino->u.integer;
+	return 0;
+}
+
+static void write_mount_identity(struct strbuf *sb, const struct mount_spec *m)
+{
+	if (!m->has_identity)
+		return;
+	strbuf_addf(sb, "source_device = %lld\nsource_inode = %lld\n", (long long)m->source_device,
+		    (long long)m->source_inode);
+}
+
 static int load_mount(struct schema *s, const struct toml_table *t, struct mount_spec *m)
 {
-	static const char *const known[] = { "source", "target", "read_only", NULL };
+	static const char *const known[] = {
+		"source", "target", "read_only", "source_device", "source_inode", NULL,
+	};
 	const struct toml_value *v;
 
 	m->read_only = true;
@@ -206,6 +240,8 @@ static int load_mount(struct schema *s, const struct toml_table *t, struct mount
 		return -1;
 	v = toml_table_get(t, "read_only");
 	if (v && get_bool(s, v, "read_only", &m->read_only) < 0)
+		return -1;
+	if (load_mount_identity(s, t, m) < 0)
 		return -1;
 	m->unknown = collect_unknown(t, known);
 	return 0;
@@ -443,7 +479,7 @@ void config_load(struct config *cfg, const char *path)
 	struct stat st;
 
 	memset(cfg, 0, sizeof(*cfg));
-	/* O_NONBLOCK: a FIFO put in its place would block the open until someone writes to it. */
+	/* O_NONBLOCK: a FIFO planted as the config must not hang us (it is refused below). */
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0) {
 		/* No file yet (or not even its folder): no agents, and nothing is created. */
@@ -554,6 +590,7 @@ char *config_format(const struct config *cfg)
 			write_kv_string(&sb, "source", m->source);
 			write_kv_string(&sb, "target", m->target);
 			write_kv_bool(&sb, "read_only", m->read_only);
+			write_mount_identity(&sb, m);
 			if (m->unknown)
 				toml_write_entries(&sb, m->unknown);
 		}
@@ -657,13 +694,19 @@ void config_save(struct config *cfg)
 
 /* ---- lock ---- */
 
+static bool is_regular_fd(int fd)
+{
+	struct stat st;
+
+	return fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+}
+
 int config_lock(const char *path, enum config_lock_mode mode)
 {
 	bool exclusive = mode == CONFIG_LOCK_EXCLUSIVE;
 	autofree char *lock_path = xasprintf("%s.lock", path);
 	autofree char *shown = escape_display(lock_path);
 	autoclose int fd = -1;
-	struct stat st;
 	int op = exclusive ? LOCK_EX : LOCK_SH;
 
 	if (exclusive) {
@@ -683,9 +726,7 @@ int config_lock(const char *path, enum config_lock_mode mode)
 	}
 	if (fd < 0)
 		die_errno("cannot open lock '%s'", shown);
-	if (fstat(fd, &st) < 0)
-		die_errno("cannot open lock '%s'", shown);
-	if (!S_ISREG(st.st_mode))
+	if (!is_regular_fd(fd))
 		die("cannot use lock '%s': not a regular file", shown);
 	if (flock(fd, op | LOCK_NB) < 0) {
 		if (errno != EWOULDBLOCK)

@@ -3,9 +3,9 @@
  *
  * The schema is the reference tool's (agent-as-unix-user 2.x), so that a file
  * written by either tool loads in the other. Keys we add ("env",
- * "protected_paths", "uid", "gid", "entrypoint_source_sha256") are optional
- * and ignored by the reference tool. Keys we do
- * not know are kept and written back.
+ * "protected_paths", "uid", "gid", "entrypoint_source_sha256", a mount's
+ * "source_device" and "source_inode") are optional and ignored by the
+ * reference tool. Keys we do not know are kept and written back.
  */
 #pragma once
 
@@ -20,6 +20,14 @@ struct mount_spec {
 	char *source;
 	char *target;
 	bool read_only; /* default true */
+	/*
+	 * Our extension "source_device" and "source_inode": what source was
+	 * when it was shared. au run passes them on and the entrypoint refuses
+	 * a source that is another inode now. Absent in a mount written by the
+	 * reference tool or an older au (has_identity false).
+	 */
+	bool has_identity;
+	unsigned long long source_device, source_inode;
 	struct toml_table *unknown;
 };
 

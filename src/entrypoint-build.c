@@ -4,6 +4,7 @@
 #include "au-config.h"
 #include "entrypoint-hash.h"
 #include "hash.h"
+#include "path-check.h"
 #include "sys.h"
 #include "util.h"
 
@@ -63,11 +64,22 @@ void entrypoint_build_load_source(struct strbuf *src)
 	}
 }
 
+/*
+ * Where the entrypoint is compiled before root installs it setuid: TMPDIR
+ * only where no one but the human (or root) could move or replace what is
+ * made there. A TMPDIR in a read-write share would let the agent swap the
+ * compiled entrypoint, or the folder holding it, before "sudo install".
+ */
 char *entrypoint_build_tmpdir(const char *what)
 {
 	const char *tmp = getenv("TMPDIR");
+	autostrbuf struct strbuf why = STRBUF_INIT;
 	char template[PATH_MAX];
 
+	if (tmp && tmp[0] == '/' && !path_owner_alone_writes(tmp, getuid(), &why)) {
+		warn("not compiling in TMPDIR '%s': %s; using /tmp", tmp, why.buf);
+		tmp = NULL;
+	}
 	snprintf(template, sizeof(template), "%s/au-%s-XXXXXX", tmp && tmp[0] == '/' ? tmp : "/tmp", what);
 	if (!mkdtemp(template))
 		die_errno("cannot create a temporary folder in '%s'", tmp ? tmp : "/tmp");

@@ -26,10 +26,13 @@ void ep_request_add_env(struct ep_request *req, const char *name)
 	strvec_push(&req->env_names, name);
 }
 
-void ep_request_add_mount(struct ep_request *req, const char *source, const char *target, bool read_only)
+void ep_request_add_mount(struct ep_request *req, const char *source, unsigned long long dev,
+			  unsigned long long ino, const char *target, bool read_only)
 {
 	ALLOC_GROW(req->mounts, req->nr_mounts, req->alloc_mounts);
 	req->mounts[req->nr_mounts].source = xstrdup(source);
+	req->mounts[req->nr_mounts].dev = dev;
+	req->mounts[req->nr_mounts].ino = ino;
 	req->mounts[req->nr_mounts].target = xstrdup(target);
 	req->mounts[req->nr_mounts].read_only = read_only;
 	req->nr_mounts++;
@@ -76,6 +79,7 @@ static void push_mounts(const struct ep_request *req, struct strvec *argv)
 	for (size_t i = 0; i < req->nr_mounts; i++) {
 		strvec_push(argv, sorted[i]->read_only ? SU_OPT_MOUNT_RO : SU_OPT_MOUNT_RW);
 		strvec_push(argv, sorted[i]->source);
+		strvec_pushf(argv, "%llu:%llu", sorted[i]->dev, sorted[i]->ino);
 		strvec_push(argv, sorted[i]->target);
 	}
 }

@@ -25,6 +25,7 @@ struct strbuf;
 
 struct ep_mount {
 	char *source; /* normal path below the human's home */
+	unsigned long long dev, ino; /* what source must be: recorded at "au mount add" */
 	char *target; /* normal path below the agent's home */
 	bool read_only;
 };
@@ -59,7 +60,9 @@ void ep_request_release(struct ep_request *req);
 #define autoeprequest __attribute__((cleanup(ep_request_release)))
 
 void ep_request_add_env(struct ep_request *req, const char *name);
-void ep_request_add_mount(struct ep_request *req, const char *source, const char *target, bool read_only);
+/* source must still be the inode (dev, ino) it was when it was shared, or the entrypoint refuses it. */
+void ep_request_add_mount(struct ep_request *req, const char *source, unsigned long long dev,
+			  unsigned long long ino, const char *target, bool read_only);
 void ep_request_add_protected(struct ep_request *req, const char *path, enum ep_protect_kind kind);
 
 /*

@@ -46,3 +46,43 @@ int path_walk(const char *path, int last_flags, path_visit_fn *visit, void *data
 
 /* path_walk() with nothing to visit: the usual way to open what the agent could have touched. */
 int open_nofollow(const char *path, int flags);
+
+/*
+ * open_nofollow() for a file au reads or writes where the agent may have
+ * planted something: non-blocking (a FIFO there cannot hang au), and only a
+ * regular file is accepted (a FIFO, socket or device fails with EINVAL).
+ */
+int open_regular_nofollow(const char *path, int flags);
+
+/* What path_resolve() shows its visitor: one step of the resolution. */
+enum path_step_kind {
+	PATH_STEP_DIR,     /* a directory passed through ("/" first) */
+	PATH_STEP_SYMLINK, /* a symlink met, about to be followed */
+	PATH_STEP_LAST,    /* what the whole path names */
+};
+
+struct path_step {
+	enum path_step_kind kind;
+	int fd;                   /* O_PATH, of this very object */
+	int dir_fd;               /* O_PATH, of the directory that holds it (-1 for "/") */
+	const struct stat *st;
+	const char *path;         /* where it is: the directories passed through, and its name */
+	const char *link_target;  /* PATH_STEP_SYMLINK: what it says */
+};
+
+/* Return 0 to go on; -1 (with errno, or why filled in) to stop the resolution. */
+typedef int path_step_fn(const struct path_step *step, void *data);
+
+/*
+ * Resolves the absolute path as the kernel would, symlinks and ".." included,
+ * but one component at a time from "/", each opened O_PATH|O_NOFOLLOW from
+ * its directory's fd, so that visit sees every directory passed through and
+ * every symlink met, including those reached through other symlinks, and can
+ * refuse any of them. ".." goes back to the directory the resolution came
+ * from (never a parent that a rename put above it). Returns an O_PATH fd of
+ * what the path names, with *resolved (when not NULL) set to its canonical
+ * path; -1 with errno otherwise (ELOOP after 40 symlinks, ENOTDIR, ENOENT...).
+ * *failed_at, when not NULL, gets the path up to the step that failed.
+ */
+int path_resolve(const char *path, path_step_fn *visit, void *data, char **resolved,
+		 struct strbuf *failed_at);

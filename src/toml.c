@@ -315,6 +315,11 @@ static size_t utf8_check(const unsigned char *s, size_t len)
 	return len;
 }
 
+bool toml_string_valid(const char *s, size_t len)
+{
+	return utf8_check((const unsigned char *)s, len) == len;
+}
+
 static void add_utf8(struct strbuf *sb, uint32_t cp)
 {
 	char b[4];

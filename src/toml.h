@@ -118,6 +118,8 @@ const char *toml_type_name(enum toml_type type);
  * characters escaped, other bytes as they are), keys bare when they can be.
  */
 void toml_write_string(struct strbuf *sb, const char *s, size_t len);
+/* True when s can be written as a TOML string: valid UTF-8 (TOML has no escape for other bytes). */
+bool toml_string_valid(const char *s, size_t len);
 void toml_write_key(struct strbuf *sb, const char *key, size_t len);
 /* Inline form: tables as { k = v, ... }, arrays as [ ... ]. */
 void toml_write_value(struct strbuf *sb, const struct toml_value *v);

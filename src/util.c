@@ -2,23 +2,43 @@
 #include "util.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <string.h>
+
+/*
+ * Every message goes out through here or line_out(): the formatted text as a
+ * whole is made terminal-safe, so that a path or name the agent chose cannot
+ * act on the human's terminal, whichever argument carried it and whether or
+ * not its caller remembered escape_display().
+ */
+static void write_line(int fd, const char *prefix, const struct strbuf *text)
+{
+	/* One write per line, so that concurrent writers do not interleave. */
+	struct strbuf sb = STRBUF_INIT;
+
+	strbuf_addstr(&sb, prefix);
+	strbuf_add_terminal_safe(&sb, text->buf ? text->buf : "", text->len);
+	strbuf_addch(&sb, '\n');
+	if (fd == STDOUT_FILENO) {
+		fputs(sb.buf, stdout);
+	} else {
+		fflush(stdout);
+		write_all(fd, sb.buf, sb.len);
+	}
+	strbuf_release(&sb);
+}
 
 static void vreport(const char *tag, const char *fmt, va_list ap, int errnum)
 {
-	/* One write per message, so that concurrent writers do not interleave. */
-	struct strbuf sb = STRBUF_INIT;
+	struct strbuf text = STRBUF_INIT;
 
-	strbuf_addstr(&sb, "au: ");
 	if (tag)
-		strbuf_addstr(&sb, tag);
-	strbuf_vaddf(&sb, fmt, ap);
+		strbuf_addstr(&text, tag);
+	strbuf_vaddf(&text, fmt, ap);
 	if (errnum)
-		strbuf_addf(&sb, ": %s", strerror(errnum));
-	strbuf_addch(&sb, '\n');
-	fflush(stdout);
-	write_all(STDERR_FILENO, sb.buf, sb.len);
-	strbuf_release(&sb);
+		strbuf_addf(&text, ": %s", strerror(errnum));
+	write_line(STDERR_FILENO, "au: ", &text);
+	strbuf_release(&text);
 }
 
 void die(const char *fmt, ...)
@@ -105,17 +125,26 @@ int error_errno(const char *fmt, ...)
 
 void hint(const char *fmt, ...)
 {
-	struct strbuf sb = STRBUF_INIT;
+	struct strbuf text = STRBUF_INIT;
 	va_list ap;
 
-	strbuf_addstr(&sb, "hint: ");
 	va_start(ap, fmt);
-	strbuf_vaddf(&sb, fmt, ap);
+	strbuf_vaddf(&text, fmt, ap);
 	va_end(ap);
-	strbuf_addch(&sb, '\n');
-	fflush(stdout);
-	write_all(STDERR_FILENO, sb.buf, sb.len);
-	strbuf_release(&sb);
+	write_line(STDERR_FILENO, "hint: ", &text);
+	strbuf_release(&text);
+}
+
+void line_out(const char *fmt, ...)
+{
+	struct strbuf text = STRBUF_INIT;
+	va_list ap;
+
+	va_start(ap, fmt);
+	strbuf_vaddf(&text, fmt, ap);
+	va_end(ap);
+	write_line(STDOUT_FILENO, "", &text);
+	strbuf_release(&text);
 }
 
 static void *check_alloc(void *p)
@@ -306,6 +335,72 @@ char *escape_display(const char *s)
 		else
 			strbuf_addf(&sb, "\\x%02x", *p);
 	}
+	return strbuf_detach(&sb);
+}
+
+/*
+ * The length of the UTF-8 sequence at p (len bytes left) when it encodes a
+ * character a terminal shows as text, else 0: invalid and overlong sequences,
+ * surrogates, C1 controls (U+0080 to U+009F: U+009B is CSI to some
+ * terminals) and the bidirectional overrides and isolates, which reorder what
+ * the human reads (U+202A to U+202E, U+2066 to U+2069).
+ */
+static size_t printable_utf8(const unsigned char *p, size_t len)
+{
+	uint32_t cp;
+	size_t n;
+
+	if (p[0] >= 0xc2 && p[0] <= 0xdf) {
+		n = 2;
+		cp = p[0] & 0x1f;
+	} else if (p[0] >= 0xe0 && p[0] <= 0xef) {
+		n = 3;
+		cp = p[0] & 0x0f;
+	} else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
+		n = 4;
+		cp = p[0] & 0x07;
+	} else {
+		return 0;
+	}
+	if (len < n)
+		return 0;
+	for (size_t i = 1; i < n; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (p[i] & 0x3f);
+	}
+	if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+		return 0;
+	if (cp < 0xa0 || (cp >= 0xd800 && cp <= 0xdfff) || (cp >= 0x202a && cp <= 0x202e) ||
+	    (cp >= 0x2066 && cp <= 0x2069))
+		return 0;
+	return n;
+}
+
+void strbuf_add_terminal_safe(struct strbuf *sb, const char *s, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)s;
+
+	strbuf_grow(sb, len);
+	for (size_t i = 0; i < len;) {
+		size_t n;
+
+		if (p[i] >= 0x20 && p[i] < 0x7f) {
+			strbuf_addch(sb, (char)p[i++]);
+		} else if (p[i] >= 0x80 && (n = printable_utf8(p + i, len - i))) {
+			strbuf_add(sb, p + i, n);
+			i += n;
+		} else {
+			strbuf_addf(sb, "\\x%02x", p[i++]);
+		}
+	}
+}
+
+char *escape_terminal(const char *s)
+{
+	struct strbuf sb = STRBUF_INIT;
+
+	strbuf_add_terminal_safe(&sb, s, strlen(s));
 	return strbuf_detach(&sb);
 }
 

@@ -25,6 +25,12 @@ void warn(const char *fmt, ...) AU_PRINTF(1, 2);
 void warn_errno(const char *fmt, ...) AU_PRINTF(1, 2);
 /* "hint: ..." on stderr, shown under an error or warning. */
 void hint(const char *fmt, ...) AU_PRINTF(1, 2);
+/*
+ * One line on stdout: the formatted text made terminal-safe as a whole (see
+ * escape_terminal()), then a newline. Lines that carry a path or a name go
+ * out through this, as every die(), warn(), error() and hint() does.
+ */
+void line_out(const char *fmt, ...) AU_PRINTF(1, 2);
 /* Prints the message the way die() does ("au: ...", no tag), but returns -1 instead of exiting. */
 int error(const char *fmt, ...) AU_PRINTF(1, 2);
 int error_errno(const char *fmt, ...) AU_PRINTF(1, 2);
@@ -123,6 +129,16 @@ char *escape_display(const char *s);
 
 /* one or many, by n: printf("%zu %s", n, plural(n, "entry", "entries")). */
 const char *plural(size_t n, const char *one, const char *many);
+/*
+ * Returns a copy of s that cannot act on a terminal: control bytes (newline
+ * and tab included), DEL, C1 controls, bidirectional overrides and bytes that
+ * are not valid UTF-8 become \xNN; printable ASCII, backslash and other
+ * UTF-8 characters stay as they are (so it never escapes what
+ * escape_display() made). die(), warn(), error(), hint() and line_out() apply
+ * it to their whole message.
+ */
+char *escape_terminal(const char *s);
+void strbuf_add_terminal_safe(struct strbuf *sb, const char *s, size_t len);
 
 /* Colors only go to a terminal, and never when NO_COLOR is set. */
 bool color_enabled(int fd);

@@ -12,6 +12,10 @@ setup() {
 }
 
 teardown() {
+	# A test's compiler, over /usr/local/bin of the world only.
+	if [[ -n ${fake_cc_mounted:-} ]]; then
+		umount /usr/local/bin
+	fi
 	world_teardown
 	# A home whose user is gone, which world_teardown does not know of.
 	rm -rf --one-file-system /home/agent
@@ -121,16 +125,20 @@ assert_not_deleted() {
 
 @test "au delete cleans up after an au new that was killed midway" {
 	# A C compiler that kills au new: the user, group and home exist, the entrypoint not.
-	local bin
-	bin=$(human_home)/bin
-	install -d -o "$AU_HUMAN" -g "$AU_HUMAN" "$bin"
+	# au takes its compiler from root's folders only (never from PATH): the world's own
+	# /usr/local/bin, first of them, gets it, on a tmpfs that the teardown takes away.
+	local bin=/usr/local/bin
+	mount -t tmpfs -o mode=0755 au-test-cc "$bin"
+	fake_cc_mounted=1
 	# shellcheck disable=SC2016 # $PPID is the fake cc's, not ours
 	printf '#!/bin/sh\nkill -KILL $PPID\nexit 1\n' >"$bin/cc"
 	chmod 0755 "$bin/cc"
 	# au new compiles with musl-gcc when musl-tools is there.
 	cp "$bin/cc" "$bin/musl-gcc"
-	run --separate-stderr as_human env "PATH=$bin:$AU_PREFIX/bin:/usr/sbin:/usr/bin:/sbin:/bin" au new --yes
+	run --separate-stderr as_human au new --yes
 	assert_equal "$status" 137
+	umount "$bin"
+	fake_cc_mounted=
 	run grep -Fx 'bootstrapped = false' "$(human_config)"
 	assert_success
 	run getent passwd agent

@@ -362,11 +362,11 @@ refused() {
 @test "a read-write mount is a git safe.directory of the agent until it is removed" {
 	as_human au mount add --rw project
 
-	run --separate-stderr as_human au run git config --global --get-all safe.directory
+	run --separate-stderr as_human au run git config --get-all safe.directory
 	assert_success
 	assert_line /home/agent/project
 
 	as_human au mount remove project
-	run --separate-stderr as_human au run git config --global --get-all safe.directory
+	run --separate-stderr as_human au run git config --get-all safe.directory
 	refute_output --partial /home/agent/project
 }

@@ -130,19 +130,22 @@ assert_quiet() {
 	assert_output "agent@$(hostname)"
 }
 
+# The safe.directory entries are au's (~/.config/git/config, bound read-only, global
+# scope); "git config --global --get" reads only ~/.gitconfig when it exists, so the
+# tests ask every scope.
 @test "au mount add --rw puts the folder in the agent's safe.directory, au mount remove takes it out" {
-	run --separate-stderr as_human au run git config --global --get-all safe.directory
+	run --separate-stderr as_human au run git config --get-all safe.directory
 	assert_failure 1
 	assert_output ""
 
 	make_shared_repo
-	run --separate-stderr as_human au run git config --global --get-all safe.directory
+	run --separate-stderr as_human au run git config --show-scope --get-all safe.directory
 	assert_success
-	assert_output /home/agent/project
+	assert_line $'global\t/home/agent/project'
 
 	run --separate-stderr as_human au mount remove "$(human_home)/$HUMAN_REPO_NAME"
 	assert_success
-	run --separate-stderr as_human au run git config --global --get-all safe.directory
+	run --separate-stderr as_human au run git config --get-all safe.directory
 	assert_failure 1
 	assert_output ""
 }

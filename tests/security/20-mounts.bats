@@ -49,8 +49,8 @@ etc_state() {
 
 @test "a symlink planted by the agent at the mount target is refused, /etc untouched" {
 	as_human au mount add --rw project
-	# au mount add made the target, as the agent, for git safe.directory: replace it.
-	as_agent 'rmdir /home/agent/project && ln -s /etc /home/agent/project'
+	# The target, which an earlier au run would have made, is a symlink to /etc now.
+	as_agent 'rm -rf /home/agent/project && ln -s /etc /home/agent/project'
 	assert [ -L /home/agent/project ]
 
 	# Without the defence: a mount by path follows the symlink onto /etc.

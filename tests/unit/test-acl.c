@@ -23,6 +23,7 @@
 #include <linux/seccomp.h>
 #include <stddef.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <sys/xattr.h>
@@ -90,6 +91,25 @@ static char *acl_text(struct fixture *fx, const char *rel, acl_type_t type)
 	acl_free(text);
 	acl_free(acl);
 	return copy;
+}
+
+static int assert_true_fd(int fd)
+{
+	assert_true(fd >= 0);
+	return fd;
+}
+
+/* getxattr of name in dir_fd without a path (the deep tree is deeper than PATH_MAX). */
+static ssize_t getxattrat_compat(int dir_fd, const char *name, char *buf, size_t size)
+{
+	int fd = openat(dir_fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = fgetxattr(fd, "system.posix_acl_access", buf, size);
+	close(fd);
+	return n;
 }
 
 static bool has_acl_xattr(const char *path)
@@ -751,9 +771,9 @@ static int big_tree_walks(struct fixture *fx)
 	struct acl_walk_stats stats;
 	int rc;
 
-	/* Their files with the entry already are as wanted: nothing to write. */
+	/* A grant stats each file first (its links decide): theirs are not owned, entry or not. */
 	walk(fx, "big", ACL_WALK_GRANT, &stats);
-	rc = check_stats(&stats, big_owned, big_their_acl, big_their_plain, 10);
+	rc = check_stats(&stats, big_owned, 0, big_their_plain + big_their_acl, 10);
 	if (rc)
 		return rc;
 	/* Their files with the entry: the kernel refuses the write (EPERM). */
@@ -889,6 +909,435 @@ static void test_kernel_without_xattrat(void **state)
 	}
 }
 
+/* --- hard links ------------------------------------------------------------ */
+
+/*
+ * outside/cache.py (0644) and outside/tool (0755), as in uv's cache, hard-linked
+ * into the shared tree as d/cache.py and d/tool; d/own is the share's own.
+ */
+static void make_linked_tree(struct fixture *fx)
+{
+	autofree char *cache = path_of(fx, "outside/cache.py");
+	autofree char *tool = path_of(fx, "outside/tool");
+	autofree char *cache_link = path_of(fx, "d/cache.py");
+	autofree char *tool_link = path_of(fx, "d/tool");
+
+	make_dir(fx, "outside", 0755);
+	make_file(fx, "outside/cache.py", 0644);
+	make_file(fx, "outside/tool", 0755);
+	make_dir(fx, "d", 0755);
+	make_file(fx, "d/own", 0644);
+	assert_int_equal(link(cache, cache_link), 0);
+	assert_int_equal(link(tool, tool_link), 0);
+}
+
+/* Any entry of the group at all: a grant must change nothing of a linked file. */
+static bool group_writes(struct fixture *fx, const char *rel)
+{
+	autofree char *acl = acl_text(fx, rel, ACL_TYPE_ACCESS);
+
+	return strstr(acl, "group:4242:") != NULL;
+}
+
+static bool noted(const struct strvec *list, struct fixture *fx, const char *rel)
+{
+	autofree char *p = path_of(fx, rel);
+
+	for (size_t i = 0; i < list->nr; i++) {
+		if (!strcmp(list->v[i], p))
+			return true;
+	}
+	return false;
+}
+
+/* A grant, a later link, a grant again, then a revoke; 0 when all is as it must be. */
+static int linked_walks(struct fixture *fx)
+{
+	struct acl_walk_notes notes = ACL_WALK_NOTES_INIT;
+	autofree char *p = path_of(fx, "d");
+	autofree char *own = path_of(fx, "d/own");
+	autofree char *own_link = path_of(fx, "outside/own");
+	struct acl_walk_stats stats;
+	int fd = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc = 0;
+	autofree char *cache = NULL, *tool = NULL, *mine = NULL, *mine_after = NULL;
+
+	if (fd < 0)
+		return 40;
+	if (acl_walk_noting(fd, p, TEST_GID, geteuid(), ACL_WALK_GRANT, false, &stats, &notes) ||
+	    stats.linked != 2)
+		rc = 41;
+	cache = acl_text(fx, "outside/cache.py", ACL_TYPE_ACCESS);
+	tool = acl_text(fx, "outside/tool", ACL_TYPE_ACCESS);
+	mine = acl_text(fx, "d/own", ACL_TYPE_ACCESS);
+	/* The linked files are left as they were: nothing outside the share changes. */
+	if (!rc && (strcmp(cache, "user::rw-,group::r--,other::r--") ||
+		    strcmp(tool, "user::rwx,group::r-x,other::r-x") || strcmp(mine, FILE_ACL)))
+		rc = 42;
+	if (!rc && (notes.linked.nr != 2 || !noted(&notes.linked, fx, "d/cache.py") ||
+		    !noted(&notes.linked, fx, "d/tool")))
+		rc = 43;
+	acl_walk_notes_release(&notes);
+
+	/* Linked elsewhere after the grant: the next grant takes the entry back. */
+	if (!rc && link(own, own_link))
+		rc = 44;
+	if (!rc && (acl_walk(fd, p, TEST_GID, geteuid(), ACL_WALK_GRANT, false, &stats) || stats.linked != 3))
+		rc = 45;
+	mine_after = acl_text(fx, "d/own", ACL_TYPE_ACCESS);
+	if (!rc && (strcmp(mine_after, "user::rw-,group::r--,other::r--") || has_acl_xattr(own_link)))
+		rc = 46;
+
+	if (!rc && acl_walk(fd, p, TEST_GID, geteuid(), ACL_WALK_REVOKE, false, &stats))
+		rc = 47;
+	if (!rc && (has_acl_xattr(own_link) || group_writes(fx, "outside/tool")))
+		rc = 48;
+	close(fd);
+	return rc;
+}
+
+/*
+ * uv and pnpm hard-link files of their cache into projects: write on such a
+ * file in the share is write on the cache, outside it. First shown with a
+ * plain ACL change on the file in the share, then against the walk, by fd
+ * (as root) and by name (as an ordinary owner): the linked files keep their
+ * ACL as it was.
+ */
+static void test_hard_links_left_read_only(void **state)
+{
+	struct fixture *fx = fixture_or_skip(state);
+	autofree char *cache = NULL, *cache_link = NULL;
+	acl_t acl;
+
+	make_linked_tree(fx);
+	cache = path_of(fx, "outside/cache.py");
+	cache_link = path_of(fx, "d/cache.py");
+
+	/* Without the defence: setfacl -m g:G:rwx on the file in the share. */
+	acl = acl_from_text("u::rw,g::r,g:4242:rwx,m::rwx,o::r");
+	assert_int_equal(acl_set_file(cache_link, ACL_TYPE_ACCESS, acl), 0);
+	acl_free(acl);
+	assert_true(group_writes(fx, "outside/cache.py"));
+	assert_int_equal(removexattr(cache, "system.posix_acl_access"), 0);
+	assert_int_equal(chmod(cache, 0644), 0);
+	assert_false(group_writes(fx, "outside/cache.py"));
+
+	/* With it: the fd route (root), then the name route. */
+	assert_int_equal(linked_walks(fx), 0);
+	if (geteuid() == 0) {
+		autofree char *own_link = path_of(fx, "outside/own");
+
+		assert_int_equal(unlink(own_link), 0);
+		chown_tree(fx, WALKER_UID);
+		assert_int_equal(as_walker(fx, linked_walks), 0);
+	}
+}
+
+/* Many re-grants while the exchanger swaps a plain file and a hard link: 0 when the cache never got write. */
+static int grants_against_link_swap(struct fixture *fx)
+{
+	struct acl_walk_stats stats;
+
+	for (int i = 0; i < 2000; i++) {
+		walk(fx, "tree", ACL_WALK_GRANT, &stats);
+		if (group_writes(fx, "outside/cache.py"))
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * In a folder the agent can write (already granted), it swaps the name of a
+ * file it may write with a hard link to a file outside the share, hoping the
+ * walk decides on one and writes the other.
+ */
+static void test_hard_link_swapped_in_during_a_grant(void **state)
+{
+	struct fixture *fx = fixture_or_skip(state);
+	autofree char *cache = NULL, *linked = NULL, *plain = NULL;
+	struct acl_walk_stats stats;
+	bool attack_worked = false;
+	acl_t acl;
+	pid_t pid;
+	int rc;
+
+	make_dir(fx, "outside", 0755);
+	make_file(fx, "outside/cache.py", 0644);
+	make_dir(fx, "tree", 0755);
+	make_file(fx, "tree/plain", 0644);
+	cache = path_of(fx, "outside/cache.py");
+	linked = path_of(fx, "tree/linked");
+	plain = path_of(fx, "tree/plain");
+	assert_int_equal(link(cache, linked), 0);
+	assert_int_equal(walk(fx, "tree", ACL_WALK_GRANT, &stats), 0);
+	assert_false(group_writes(fx, "outside/cache.py"));
+
+	/* Without the defence: check the name's links, then set rwx on the name. */
+	acl = acl_from_text("u::rw,g::r,g:4242:rwx,m::rwx,o::r");
+	pid = start_exchanger(fx, "plain", "linked");
+	for (int i = 0; i < 200000 && !attack_worked; i++) {
+		struct stat st;
+
+		if (lstat(plain, &st) == 0 && st.st_nlink == 1)
+			acl_set_file(plain, ACL_TYPE_ACCESS, acl);
+		attack_worked = group_writes(fx, "outside/cache.py");
+	}
+	stop_swapper(pid);
+	acl_free(acl);
+	assert_true(attack_worked);
+	assert_int_equal(walk(fx, "tree", ACL_WALK_GRANT, &stats), 0); /* takes it back */
+	assert_false(group_writes(fx, "outside/cache.py"));
+
+	/* With it. */
+	if (geteuid() == 0)
+		chown_tree(fx, WALKER_UID);
+	pid = start_exchanger(fx, "plain", "linked");
+	rc = as_walker(fx, grants_against_link_swap);
+	stop_swapper(pid);
+	assert_int_equal(rc, 0);
+	assert_false(group_writes(fx, "outside/cache.py"));
+}
+
+/* --- deep trees ------------------------------------------------------------ */
+
+#define DEEP 5000
+
+/* fx/deep/a/a/.../a (DEEP levels), with a file "f" at the bottom. */
+static void make_deep_tree(struct fixture *fx)
+{
+	int fd = openat(fx->fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	assert_int_equal(mkdirat(fd, "deep", 0755), 0);
+	for (int i = 0; i <= DEEP; i++) {
+		int next = openat(fd, i ? "a" : "deep", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+		assert_true(next >= 0);
+		close(fd);
+		fd = next;
+		if (i < DEEP)
+			assert_int_equal(mkdirat(fd, "a", 0755), 0);
+	}
+	close(assert_true_fd(openat(fd, "f", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644)));
+	close(fd);
+}
+
+/* The bottom file's access ACL xattr: 1 there, 0 not, -1 could not look. */
+static int deep_file_has_acl(struct fixture *fx, char *acl_out, size_t size)
+{
+	int fd = openat(fx->fd, "deep", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	ssize_t n;
+
+	for (int i = 0; i < DEEP && fd >= 0; i++) {
+		int next = openat(fd, "a", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+		close(fd);
+		fd = next;
+	}
+	if (fd < 0)
+		return -1;
+	n = getxattrat_compat(fd, "f", acl_out, size);
+	close(fd);
+	return n >= 0;
+}
+
+/* Removes the deep tree from the bottom, by fds (nftw stops at PATH_MAX). */
+static void remove_deep_tree(struct fixture *fx)
+{
+	int fd = openat(fx->fd, "deep", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	for (int i = 0; i < DEEP && fd >= 0; i++) {
+		int next = openat(fd, "a", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+		close(fd);
+		fd = next;
+	}
+	assert_true(fd >= 0);
+	unlinkat(fd, "f", 0);
+	for (int i = DEEP; i > 0; i--) {
+		int up = openat(fd, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+		assert_true(up >= 0);
+		close(fd);
+		fd = up;
+		assert_int_equal(unlinkat(fd, "a", AT_REMOVEDIR), 0);
+	}
+	close(fd);
+	assert_int_equal(unlinkat(fx->fd, "deep", AT_REMOVEDIR), 0);
+}
+
+/* A grant and a revoke of the deep tree with 64 fds at most; 0 when both reached the bottom. */
+static int deep_walks_with_few_fds(struct fixture *fx)
+{
+	struct rlimit lim = { 64, 64 };
+	struct acl_walk_stats stats;
+	char acl[256];
+
+	if (setrlimit(RLIMIT_NOFILE, &lim))
+		return 50;
+	if (walk(fx, "deep", ACL_WALK_GRANT, &stats) || stats.changed != DEEP + 2 || stats.errors)
+		return 51;
+	if (deep_file_has_acl(fx, acl, sizeof(acl)) != 1)
+		return 52;
+	if (walk(fx, "deep", ACL_WALK_REVOKE, &stats) || stats.changed != DEEP + 2)
+		return 53;
+	return deep_file_has_acl(fx, acl, sizeof(acl)) == 0 ? 0 : 54;
+}
+
+/*
+ * The agent nests folders deeper than any fixed limit, and moves a file of
+ * the human's to the bottom: a walk that stops at some depth (the old one
+ * did at 4,096) leaves its entry behind. No depth, nor a low limit of open
+ * files, stops this one.
+ */
+static void test_deep_tree(void **state)
+{
+	struct fixture *fx = fixture_or_skip(state);
+	int status;
+	pid_t pid;
+
+	make_deep_tree(fx);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(deep_walks_with_few_fds(fx));
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	remove_deep_tree(fx);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+/* --- what the walk could not see ------------------------------------------- */
+
+static int revoke_with_unreadable(struct fixture *fx)
+{
+	struct acl_walk_notes notes = ACL_WALK_NOTES_INIT;
+	autofree char *p = path_of(fx, "d");
+	struct acl_walk_stats stats;
+	int fd = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc = 0;
+
+	if (fd < 0)
+		return 60;
+	acl_walk_noting(fd, p, TEST_GID, geteuid(), ACL_WALK_REVOKE, false, &stats, &notes);
+	if (stats.unreadable != 1 || stats.errors)
+		rc = 61;
+	else if (notes.unreadable.nr != 1 || !noted(&notes.unreadable, fx, "d/theirs"))
+		rc = 62;
+	acl_walk_notes_release(&notes);
+	close(fd);
+	return rc;
+}
+
+/*
+ * The agent moves a file of the human's into a folder of its own that the
+ * human cannot read: the walk cannot take that file's entry back, and must
+ * say where it could not look.
+ */
+static void test_unreadable_folder_is_noted(void **state)
+{
+	struct fixture *fx = fixture_or_skip(state);
+	autofree char *theirs = NULL;
+	struct acl_walk_stats stats;
+
+	if (geteuid() != 0) {
+		print_message("# needs root to chown: skipped\n");
+		skip();
+	}
+	make_small_tree(fx);
+	make_dir(fx, "d/theirs", 0755);
+	make_file(fx, "d/theirs/hidden", 0644);
+	assert_int_equal(walk(fx, "d", ACL_WALK_GRANT, &stats), 0);
+	chown_tree(fx, WALKER_UID);
+	theirs = path_of(fx, "d/theirs");
+	assert_int_equal(chown(theirs, OTHER_UID, OTHER_UID), 0);
+	assert_int_equal(chmod(theirs, 0700), 0);
+	assert_int_equal(as_walker(fx, revoke_with_unreadable), 0);
+}
+
+/* --- acl_may_write, against the kernel ------------------------------------- */
+
+#define AGENT_UID 4646
+
+/* What the kernel says: can AGENT_UID, with TEST_GID as its only group, write path? */
+static bool kernel_says_writable(const char *path)
+{
+	int status;
+	pid_t pid = fork();
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		gid_t gid = TEST_GID;
+
+		if (setgroups(1, &gid) || setresgid(TEST_GID, TEST_GID, TEST_GID) ||
+		    setresuid(AGENT_UID, AGENT_UID, AGENT_UID))
+			_exit(2);
+		_exit(access(path, W_OK) == 0 ? 0 : 1);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) < 2);
+	return WEXITSTATUS(status) == 0;
+}
+
+/*
+ * The PATH warning and the check of symlinks on a share's way rest on
+ * acl_may_write(): for modes, owners, groups and ACLs of every kind, it must
+ * answer what the kernel answers.
+ */
+static void test_may_write_agrees_with_the_kernel(void **state)
+{
+	static const struct {
+		mode_t mode;
+		uid_t uid;
+		gid_t gid;
+		const char *acl; /* NULL: none */
+	} cases[] = {
+		{ 0755, 0, 0, NULL },
+		{ 0777, 0, 0, NULL },
+		{ 01777, 0, 0, NULL },
+		{ 0775, 0, TEST_GID, NULL },
+		{ 0755, 0, TEST_GID, NULL },
+		{ 0557, 0, TEST_GID, NULL }, /* the group matches and forbids: other's w does not count */
+		{ 0755, AGENT_UID, 0, NULL },
+		{ 0555, AGENT_UID, 0, NULL },
+		{ 0750, 0, 0, "u::rwx,g::r-x,g:4242:rwx,m::rwx,o::---" },
+		{ 0750, 0, 0, "u::rwx,g::r-x,g:4242:rwx,m::r-x,o::---" },
+		{ 0750, 0, 0, "u::rwx,g::r-x,u:4646:rwx,m::rwx,o::---" },
+		{ 0750, 0, 0, "u::rwx,g::r-x,u:4646:r-x,g:4242:rwx,m::rwx,o::rwx" },
+		{ 0750, 0, 0, "u::rwx,g::r-x,g:4242:r-x,m::rwx,o::rwx" },
+		{ 0750, 0, 0, "u::rwx,g::r-x,g:1:rwx,m::rwx,o::rwx" },
+		{ 0750, 0, TEST_GID, "u::rwx,g::rwx,g:1:r-x,m::rwx,o::---" },
+	};
+	struct fixture *fx = fixture_or_skip(state);
+
+	if (geteuid() != 0) {
+		print_message("# needs root to chown and to ask as another uid: skipped\n");
+		skip();
+	}
+	assert_int_equal(chmod(fx->dir, 0755), 0);
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		autofree char *rel = xasprintf("d%zu", i);
+		autofree char *p = path_of(fx, rel);
+		autoclose int fd = -1;
+		struct stat st;
+
+		make_dir(fx, rel, 0755);
+		assert_int_equal(chown(p, cases[i].uid, cases[i].gid), 0);
+		assert_int_equal(chmod(p, cases[i].mode), 0);
+		if (cases[i].acl) {
+			acl_t acl = acl_from_text(cases[i].acl);
+
+			assert_non_null(acl);
+			assert_int_equal(acl_set_file(p, ACL_TYPE_ACCESS, acl), 0);
+			acl_free(acl);
+		}
+		fd = open(p, O_PATH | O_CLOEXEC);
+		assert_true(fd >= 0);
+		assert_int_equal(fstat(fd, &st), 0);
+		if (acl_may_write(fd, &st, AGENT_UID, TEST_GID) != kernel_says_writable(p))
+			fail_msg("case %zu (mode %04o, acl %s): acl_may_write() says %d, the kernel %d", i,
+				 (unsigned)cases[i].mode, cases[i].acl ? cases[i].acl : "none",
+				 acl_may_write(fd, &st, AGENT_UID, TEST_GID), kernel_says_writable(p));
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -909,6 +1358,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_name_route_threaded_not_owned, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_kernel_without_xattrat, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hard_links_left_read_only, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hard_link_swapped_in_during_a_grant, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_deep_tree, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unreadable_folder_is_noted, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_may_write_agrees_with_the_kernel, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -210,6 +210,11 @@ static void test_our_extensions_round_trip_byte_for_byte(void **state)
 	pp = config_protected_paths(&cfg);
 	assert_string_equal(pp[5], "Makefile");
 	assert_null(pp[6]);
+	/* A mount's source as it was shared; an inode above INT64_MAX goes through a negative number. */
+	assert_true(cfg.agents[0].mounts[0].has_identity);
+	assert_true(cfg.agents[0].mounts[0].source_device == 2049 && cfg.agents[0].mounts[0].source_inode == 1312);
+	assert_true(cfg.agents[0].mounts[1].source_device == 64 &&
+		    cfg.agents[0].mounts[1].source_inode == 18446744073709551614ULL);
 	out = config_format(&cfg);
 	assert_string_equal(out, text);
 	config_release(&cfg);
@@ -364,6 +369,12 @@ static void test_schema_errors(void **state)
 		{ "BOOT\nbootstrapped = true\n[[agents.mounts]]\nsource = \"/a\"\ntarget = \"/b\"\n"
 		  "read_only = 0\n",
 		  "10:13: 'read_only' must be a boolean (true or false), not an integer" },
+		{ "BOOT\nbootstrapped = true\n[[agents.mounts]]\nsource = \"/a\"\ntarget = \"/b\"\n"
+		  "source_device = 1\n",
+		  "10:17: a mount has both 'source_device' and 'source_inode', or neither" },
+		{ "BOOT\nbootstrapped = true\n[[agents.mounts]]\nsource = \"/a\"\ntarget = \"/b\"\n"
+		  "source_device = 1\nsource_inode = \"2\"\n",
+		  "11:16: 'source_device' and 'source_inode' must be integers" },
 		{ "BOOT\nbootstrapped = true\nBOOT\nbootstrapped = false\n",
 		  "7:1: agent 'agent' is defined twice" },
 		{ "protected_paths = \".git\"\n",

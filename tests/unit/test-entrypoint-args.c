@@ -141,8 +141,8 @@ static void test_minimal_request(void **state)
 static void test_full_request(void **state)
 {
 	assert_accepted(W("-e", "TERM", "-e", "PATH",
-			  "-r", "/home/alice/docs", "/home/agent/docs",
-			  "-w", "/home/alice/src/au", "/home/agent/au",
+			  "-r", "/home/alice/docs", "2049:12", "/home/agent/docs",
+			  "-w", "/home/alice/src/au", "18446744073709551615:18446744073709551615", "/home/agent/au",
 			  "-p", "/home/agent/au/.git/hooks",
 			  "-d", "/home/agent/au", "-k",
 			  "--", "make", "-j4", "check"));
@@ -152,9 +152,11 @@ static void test_full_request(void **state)
 	assert_int_equal(req.nr_mounts, 2);
 	assert_string_equal(req.mounts[0].source, "/home/alice/docs");
 	assert_string_equal(req.mounts[0].target, "/home/agent/docs");
+	assert_true(req.mounts[0].dev == 2049 && req.mounts[0].ino == 12);
 	assert_true(req.mounts[0].read_only);
 	assert_string_equal(req.mounts[1].source, "/home/alice/src/au");
 	assert_string_equal(req.mounts[1].target, "/home/agent/au");
+	assert_true(req.mounts[1].dev == ~0ULL && req.mounts[1].ino == ~0ULL);
 	assert_false(req.mounts[1].read_only);
 	assert_int_equal(req.nr_protected, 1);
 	assert_string_equal(nth_protected(0, NULL), "/home/agent/au/.git/hooks");
@@ -338,14 +340,14 @@ static const char *const bad_targets[] = {
 
 static void test_mounts_accepted(void **state)
 {
-	assert_accepted(W("-r", "/home/alice/a", "/home/agent/a", "--", "bash"));
+	assert_accepted(W("-r", "/home/alice/a", "1:2", "/home/agent/a", "--", "bash"));
 	assert_true(req.mounts[0].read_only);
-	assert_accepted(W("-w", "/home/alice/a", "/home/agent/a", "--", "bash"));
+	assert_accepted(W("-w", "/home/alice/a", "1:2", "/home/agent/a", "--", "bash"));
 	assert_false(req.mounts[0].read_only);
 	/* Names that only look like dots, spaces and odd bytes are names. */
-	assert_accepted(W("-w", "/home/alice/...", "/home/agent/..x/.y/z.", "--", "bash"));
-	assert_accepted(W("-r", "/home/alice/my project/\xc3\xa9t\xc3\xa9", "/home/agent/a b\tc", "--", "bash"));
-	assert_accepted(W("-r", "/home/alice/x", "/home/agent/y", "-w", "/home/alice/x/deep/er", "/home/agent/y/z", "--", "bash"));
+	assert_accepted(W("-w", "/home/alice/...", "1:2", "/home/agent/..x/.y/z.", "--", "bash"));
+	assert_accepted(W("-r", "/home/alice/my project/\xc3\xa9t\xc3\xa9", "1:2", "/home/agent/a b\tc", "--", "bash"));
+	assert_accepted(W("-r", "/home/alice/x", "1:2", "/home/agent/y", "-w", "/home/alice/x/deep/er", "3:4", "/home/agent/y/z", "--", "bash"));
 	/* In the order given: later mounts go on top of earlier ones. */
 	assert_int_equal(req.nr_mounts, 2);
 	assert_string_equal(req.mounts[0].target, "/home/agent/y");
@@ -355,28 +357,46 @@ static void test_mounts_accepted(void **state)
 static void test_mount_sources_below_callers_home(void **state)
 {
 	for (size_t i = 0; i < ARRAY_SIZE(bad_sources); i++) {
-		assert_refused(W("-r", bad_sources[i], "/home/agent/a", "--", "bash"), "mount source");
-		assert_refused(W("-w", bad_sources[i], "/home/agent/a", "--", "bash"), "mount source");
+		assert_refused(W("-r", bad_sources[i], "1:2", "/home/agent/a", "--", "bash"), "mount source");
+		assert_refused(W("-w", bad_sources[i], "1:2", "/home/agent/a", "--", "bash"), "mount source");
 	}
 }
 
 static void test_mount_targets_below_agents_home(void **state)
 {
 	for (size_t i = 0; i < ARRAY_SIZE(bad_targets); i++) {
-		assert_refused(W("-r", "/home/alice/a", bad_targets[i], "--", "bash"), "mount target");
-		assert_refused(W("-w", "/home/alice/a", bad_targets[i], "--", "bash"), "mount target");
+		assert_refused(W("-r", "/home/alice/a", "1:2", bad_targets[i], "--", "bash"), "mount target");
+		assert_refused(W("-w", "/home/alice/a", "1:2", bad_targets[i], "--", "bash"), "mount target");
 	}
 	/* Source and target the wrong way round. */
-	assert_refused(W("-w", "/home/agent/a", "/home/alice/a", "--", "bash"), "mount source");
+	assert_refused(W("-w", "/home/agent/a", "1:2", "/home/alice/a", "--", "bash"), "mount source");
 }
 
 static void test_mount_needs_two_paths(void **state)
 {
-	assert_refused(W("-r"), "a source and a target");
-	assert_refused(W("-r", "/home/alice/a"), "a source and a target");
-	assert_refused(W("-w", "/home/alice/a"), "a source and a target");
-	/* Exactly two left: then "--" would be the target, and is refused. */
-	assert_refused(W("-w", "/home/alice/a", "--", "bash"), "mount target");
+	assert_refused(W("-r"), "a source, its id and a target");
+	assert_refused(W("-r", "/home/alice/a"), "a source, its id and a target");
+	assert_refused(W("-w", "/home/alice/a", "1:2"), "a source, its id and a target");
+	/* Exactly three left: then "--" would be the target, and is refused. */
+	assert_refused(W("-w", "/home/alice/a", "1:2", "--", "bash"), "mount target");
+	/* The old form, without the id: the target is taken for the id. */
+	assert_refused(W("-w", "/home/alice/a", "/home/agent/a", "--", "bash"), "mount target");
+}
+
+/* The source's device and inode: two decimal numbers that fit 64 bits each. */
+static void test_mount_ids(void **state)
+{
+	static const char *const bad[] = {
+		"", ":", "1:", ":1", "1", "a:1", "1:a", "1:2:3", "-1:2", "1:-2", "+1:2", " 1:2", "1:2 ",
+		"0x1:2", "18446744073709551616:1", "1:18446744073709551616", "99999999999999999999:1",
+	};
+
+	assert_accepted(W("-r", "/home/alice/a", "0:0", "/home/agent/a", "--", "bash"));
+	assert_true(req.mounts[0].dev == 0 && req.mounts[0].ino == 0);
+	assert_accepted(W("-r", "/home/alice/a", "00042:7", "/home/agent/a", "--", "bash"));
+	assert_true(req.mounts[0].dev == 42 && req.mounts[0].ino == 7);
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++)
+		assert_refused(W("-r", "/home/alice/a", bad[i], "/home/agent/a", "--", "bash"), "id");
 }
 
 static void test_path_length_limit(void **state)
@@ -393,8 +413,8 @@ static void test_path_length_limit(void **state)
 	memcpy(too_long, at_limit, PATH_MAX - 1);
 	too_long[PATH_MAX - 1] = 'b';
 	too_long[PATH_MAX] = '\0';
-	assert_accepted(W("-r", at_limit, "/home/agent/a", "--", "bash"));
-	assert_refused(W("-r", too_long, "/home/agent/a", "--", "bash"), "mount source");
+	assert_accepted(W("-r", at_limit, "1:2", "/home/agent/a", "--", "bash"));
+	assert_refused(W("-r", too_long, "1:2", "/home/agent/a", "--", "bash"), "mount source");
 	assert_refused(W("-d", "/", "-d", too_long, "--", "bash"), "-d needs");
 }
 
@@ -449,6 +469,7 @@ static void test_mount_limit(void **state)
 	for (int i = 0; i < SU_MAX_MOUNTS; i++) {
 		words_add(&w, "-r");
 		words_add(&w, "/home/alice/a");
+		words_add(&w, "1:2");
 		words_add(&w, "/home/agent/a");
 	}
 	words_addv(&w, W("--", "bash"));
@@ -459,6 +480,7 @@ static void test_mount_limit(void **state)
 	for (int i = 0; i < SU_MAX_MOUNTS + 1; i++) {
 		words_add(&w, "-w");
 		words_add(&w, "/home/alice/a");
+		words_add(&w, "1:2");
 		words_add(&w, "/home/agent/a");
 	}
 	words_addv(&w, W("--", "bash"));
@@ -566,10 +588,12 @@ static void test_null_where_checked(void **state)
 static void test_null_after_an_option(void **state)
 {
 	char *e[] = { (char *)"su", (char *)SU_PROTOCOL, (char *)"-e", NULL, (char *)"--", (char *)"bash", NULL };
-	char *r_src[] = { (char *)"su", (char *)SU_PROTOCOL, (char *)"-r", NULL, (char *)"/home/agent/a",
-			  (char *)"--", (char *)"bash", NULL };
-	char *w_dst[] = { (char *)"su", (char *)SU_PROTOCOL, (char *)"-w", (char *)"/home/alice/a", NULL,
-			  (char *)"--", (char *)"bash", NULL };
+	char *r_src[] = { (char *)"su", (char *)SU_PROTOCOL, (char *)"-r", NULL, (char *)"1:2",
+			  (char *)"/home/agent/a", (char *)"--", (char *)"bash", NULL };
+	char *r_id[] = { (char *)"su", (char *)SU_PROTOCOL, (char *)"-r", (char *)"/home/alice/a", NULL,
+			 (char *)"/home/agent/a", (char *)"--", (char *)"bash", NULL };
+	char *w_dst[] = { (char *)"su", (char *)SU_PROTOCOL, (char *)"-w", (char *)"/home/alice/a",
+			  (char *)"1:2", NULL, (char *)"--", (char *)"bash", NULL };
 	char *p[] = { (char *)"su", (char *)SU_PROTOCOL, (char *)"-p", NULL, (char *)"--", (char *)"bash", NULL };
 	struct {
 		const char *what;
@@ -577,8 +601,9 @@ static void test_null_after_an_option(void **state)
 		char **argv;
 	} cases[] = {
 		{ "-e NULL", 6, e },
-		{ "-r NULL TARGET", 7, r_src },
-		{ "-w SOURCE NULL", 7, w_dst },
+		{ "-r NULL ID TARGET", 8, r_src },
+		{ "-r SOURCE NULL TARGET", 8, r_id },
+		{ "-w SOURCE ID NULL", 8, w_dst },
 		{ "-p NULL", 6, p },
 	};
 	char wrong[512] = "";
@@ -610,6 +635,7 @@ static uint64_t rng(void)
 
 static const char *const tokens[] = {
 	SU_PROTOCOL, "--", "-e", "-j", "-W", "-r", "-w", "-p", "-g", "-d", "-k", "-", "-x", "", "bash", "/bin/sh",
+	"1:2", "0:0", "1:", "x:1",
 	"PATH", "TERM", "A=B", "1A", "_", "/", ".", "..", "/home/alice", "/home/agent",
 	"/home/alice/src", "/home/agent/src", "/home/alice/", "/home/agent/", "/home/alicex/a",
 	"/home/agentx/a", "/home/alice/../x", "/home/agent/../../etc", "/home/agent/.",
@@ -692,6 +718,10 @@ static void test_mutation_run(void **state)
 				if (opt[1] == 'r' || opt[1] == 'w') {
 					random_path(&in, CALLER_HOME);
 					strbuf_addch(&in, '\0');
+					strbuf_addf(&in, rng() % 8 ? "%llu:%llu" : "%llu",
+						    (unsigned long long)rng() % 100000,
+						    (unsigned long long)rng());
+					strbuf_addch(&in, '\0');
 				}
 				if (opt[1] == 'e') {
 					strbuf_addstr(&in, tokens[rng() % ARRAY_SIZE(tokens)]);
@@ -743,6 +773,7 @@ int main(void)
 		cmocka_unit_test(test_mount_sources_below_callers_home),
 		cmocka_unit_test(test_mount_targets_below_agents_home),
 		cmocka_unit_test(test_mount_needs_two_paths),
+		cmocka_unit_test(test_mount_ids),
 		cmocka_unit_test(test_path_length_limit),
 		cmocka_unit_test(test_protected_paths),
 		cmocka_unit_test(test_directory),

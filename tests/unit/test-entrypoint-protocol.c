@@ -91,9 +91,10 @@ static void test_everything(void **state)
 	(void)state;
 	ep_request_add_env(&req, "ANTHROPIC_API_KEY");
 	ep_request_add_env(&req, "PATH");
-	ep_request_add_mount(&req, "/home/alice/p/sub", "/home/agent/p/sub", false);
-	ep_request_add_mount(&req, "/home/alice/p", "/home/agent/p", true);
-	ep_request_add_mount(&req, "/home/alice/doc.txt", "/home/agent/doc.txt", true);
+	ep_request_add_mount(&req, "/home/alice/p/sub", 2049, 131, "/home/agent/p/sub", false);
+	ep_request_add_mount(&req, "/home/alice/p", 0, 18446744073709551615ULL, "/home/agent/p", true);
+	ep_request_add_mount(&req, "/home/alice/doc.txt", 18446744073709551615ULL, 0, "/home/agent/doc.txt",
+			     true);
 	ep_request_add_protected(&req, "/home/agent/p/.envrc", EP_READ_ONLY);
 	ep_request_add_protected(&req, "/home/agent/p/.git/modules/m", EP_PIN);
 	ep_request_add_protected(&req, "/home/agent/p/.git/hooks", EP_READ_ONLY);
@@ -114,10 +115,15 @@ static void test_everything(void **state)
 	/* Parents are mounted first. */
 	assert_int_equal(parsed.nr_mounts, 3);
 	assert_string_equal(parsed.mounts[0].target, "/home/agent/doc.txt");
+	assert_true(parsed.mounts[0].dev == 18446744073709551615ULL && parsed.mounts[0].ino == 0);
 	assert_string_equal(parsed.mounts[1].target, "/home/agent/p");
 	assert_true(parsed.mounts[1].read_only);
 	assert_string_equal(parsed.mounts[1].source, "/home/alice/p");
+	/* Each source keeps its own id through the sort. */
+	assert_true(parsed.mounts[1].dev == 0 && parsed.mounts[1].ino == 18446744073709551615ULL);
 	assert_string_equal(parsed.mounts[2].target, "/home/agent/p/sub");
+	assert_string_equal(parsed.mounts[2].source, "/home/alice/p/sub");
+	assert_true(parsed.mounts[2].dev == 2049 && parsed.mounts[2].ino == 131);
 	assert_false(parsed.mounts[2].read_only);
 
 	/* Pins before read-only protections, parents first within each. */
@@ -172,7 +178,7 @@ static void test_limits_agree(void **state)
 				autofree char *name = xasprintf("V%d", i);
 
 				if (l == 0)
-					ep_request_add_mount(&req, source, target, true);
+					ep_request_add_mount(&req, source, (unsigned)i, (unsigned)i + 1, target, true);
 				else
 					ep_request_add_env(&req, name);
 			}
@@ -223,7 +229,7 @@ static void test_entrypoint_refuses_what_au_must_not_send(void **state)
 	const char *why;
 
 	(void)state;
-	ep_request_add_mount(&req, "/etc", "/home/agent/etc", true);
+	ep_request_add_mount(&req, "/etc", 1, 2, "/home/agent/etc", true);
 	strvec_push(&req.command, "true");
 	assert_int_equal(round_trip(&req, &argv, &why), -1);
 	assert_non_null(strstr(why, "source"));

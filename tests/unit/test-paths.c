@@ -469,6 +469,159 @@ static void test_no_fd_leaks(void **state)
 	assert_int_equal(count_fds(), before);
 }
 
+/* --- open_regular_nofollow ----------------------------------------------- */
+
+static void test_open_regular_refuses_fifo_without_blocking(void **state)
+{
+	struct tree *t = *state;
+	autofree char *fifo = in_tree(t, "fifo");
+	autofree char *file = in_tree(t, "file.txt");
+	int fd;
+
+	assert_int_equal(mkfifo(fifo, 0644), 0);
+	alarm(10); /* an open that waited for a writer would hang here */
+	errno = 0;
+	assert_int_equal(open_regular_nofollow(fifo, O_RDONLY), -1);
+	assert_int_equal(errno, EINVAL);
+	alarm(0);
+	fd = open_regular_nofollow(file, O_RDONLY);
+	assert_true(fd >= 0);
+	close(fd);
+	assert_int_equal(open_regular_nofollow("/dev/null", O_RDONLY), -1);
+}
+
+/* --- path_resolve -------------------------------------------------------- */
+
+/* What a visitor saw: one line per step, "D path", "L path -> target" or "F path". */
+struct seen {
+	struct strbuf log;
+	const char *refuse; /* a path to refuse, with EPERM */
+};
+
+static int record_step(const struct path_step *step, void *data)
+{
+	struct seen *seen = data;
+	struct stat st;
+
+	/* The fd is of the object shown, and dir_fd holds it. */
+	assert_int_equal(fstat(step->fd, &st), 0);
+	assert_int_equal(st.st_ino, step->st->st_ino);
+	assert_true(step->dir_fd >= 0 || !strcmp(step->path, "/"));
+	if (step->kind == PATH_STEP_SYMLINK)
+		strbuf_addf(&seen->log, "L %s -> %s\n", step->path, step->link_target);
+	else
+		strbuf_addf(&seen->log, "%c %s\n", step->kind == PATH_STEP_LAST ? 'F' : 'D', step->path);
+	if (seen->refuse && !strcmp(step->path, seen->refuse)) {
+		errno = EPERM;
+		return -1;
+	}
+	return 0;
+}
+
+/* Resolves rel in the tree; returns the canonical path relative to the tree, or NULL with errno. */
+static char *resolve(struct tree *t, const char *rel, struct seen *seen)
+{
+	autofree char *p = in_tree(t, rel);
+	autofree char *resolved = NULL;
+	int fd = path_resolve(p, seen ? record_step : NULL, seen, &resolved, NULL);
+	struct stat a, b;
+
+	if (fd < 0)
+		return NULL;
+	/* The fd is what the canonical path names. */
+	assert_int_equal(fstat(fd, &a), 0);
+	assert_int_equal(lstat(resolved, &b), 0);
+	assert_int_equal(a.st_ino, b.st_ino);
+	close(fd);
+	assert_true(!strncmp(resolved, t->dir, strlen(t->dir)));
+	return xstrdup(resolved + strlen(t->dir));
+}
+
+static void test_resolve_follows_like_the_kernel(void **state)
+{
+	struct tree *t = *state;
+	autofree char *a = resolve(t, "file.txt", NULL);
+	autofree char *b = resolve(t, "link-dir/inner.txt", NULL);
+	autofree char *c = resolve(t, "link-dir/../link-file", NULL);
+	autofree char *d = resolve(t, "sub/./../link-dir/", NULL);
+	autofree char *e = resolve(t, "link-dir/..", NULL);
+
+	assert_string_equal(a, "/file.txt");
+	assert_string_equal(b, "/sub/inner.txt");
+	assert_string_equal(c, "/secret.txt");
+	assert_string_equal(d, "/sub");
+	assert_string_equal(e, "");
+}
+
+/* Every symlink met is shown, those reached through another one too, before it is followed. */
+static void test_resolve_shows_every_step(void **state)
+{
+	struct tree *t = *state;
+	struct seen seen = { STRBUF_INIT, NULL };
+	autofree char *want = NULL;
+	autofree char *got = NULL;
+
+	make_link(t, "sub/up", "../link-file");
+	make_link(t, "chain", "sub/up");
+	got = resolve(t, "chain", &seen);
+	assert_string_equal(got, "/secret.txt");
+	/* From "/" down to the tree, then the links. */
+	assert_non_null(strstr(seen.log.buf, "D /\n"));
+	want = xasprintf("L %s/chain -> sub/up\nD %s/sub\nL %s/sub/up -> ../link-file\n"
+			 "L %s/link-file -> secret.txt\nF %s/secret.txt\n",
+			 t->dir, t->dir, t->dir, t->dir, t->dir);
+	assert_non_null(strstr(seen.log.buf, want));
+	strbuf_release(&seen.log);
+}
+
+static void test_resolve_visitor_refuses(void **state)
+{
+	struct tree *t = *state;
+	autofree char *refused = in_tree(t, "link-dir");
+	struct seen seen = { STRBUF_INIT, refused };
+	autostrbuf struct strbuf failed_at = STRBUF_INIT;
+	autofree char *p = in_tree(t, "link-dir/inner.txt");
+
+	errno = 0;
+	assert_int_equal(path_resolve(p, record_step, &seen, NULL, &failed_at), -1);
+	assert_int_equal(errno, EPERM);
+	assert_string_equal(failed_at.buf, refused);
+	strbuf_release(&seen.log);
+}
+
+static void test_resolve_a_trailing_dotdot_is_the_last_step(void **state)
+{
+	struct tree *t = *state;
+	struct seen seen = { STRBUF_INIT, NULL };
+	autofree char *got = resolve(t, "sub/..", &seen);
+	autofree char *want = xasprintf("F %s\n", t->dir);
+
+	assert_string_equal(got, "");
+	assert_true(seen.log.len >= strlen(want));
+	assert_string_equal(seen.log.buf + seen.log.len - strlen(want), want);
+	strbuf_release(&seen.log);
+}
+
+static void test_resolve_errors(void **state)
+{
+	struct tree *t = *state;
+	autofree char *a = NULL, *b = NULL, *c = NULL;
+
+	make_link(t, "loop1", "loop2");
+	make_link(t, "loop2", "loop1");
+	errno = 0;
+	a = resolve(t, "loop1", NULL);
+	assert_null(a);
+	assert_int_equal(errno, ELOOP);
+	b = resolve(t, "dangling", NULL);
+	assert_null(b);
+	assert_int_equal(errno, ENOENT);
+	c = resolve(t, "file.txt/x", NULL);
+	assert_null(c);
+	assert_int_equal(errno, ENOTDIR);
+	assert_int_equal(path_resolve("relative", NULL, NULL, NULL, NULL), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -492,6 +645,14 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_symlink_last_component_directory, tree_setup, tree_teardown),
 		cmocka_unit_test_setup_teardown(test_trailing_slash_and_root, tree_setup, tree_teardown),
 		cmocka_unit_test_setup_teardown(test_no_fd_leaks, tree_setup, tree_teardown),
+		cmocka_unit_test_setup_teardown(test_open_regular_refuses_fifo_without_blocking, tree_setup,
+						tree_teardown),
+		cmocka_unit_test_setup_teardown(test_resolve_follows_like_the_kernel, tree_setup, tree_teardown),
+		cmocka_unit_test_setup_teardown(test_resolve_shows_every_step, tree_setup, tree_teardown),
+		cmocka_unit_test_setup_teardown(test_resolve_visitor_refuses, tree_setup, tree_teardown),
+		cmocka_unit_test_setup_teardown(test_resolve_a_trailing_dotdot_is_the_last_step, tree_setup,
+						tree_teardown),
+		cmocka_unit_test_setup_teardown(test_resolve_errors, tree_setup, tree_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -4,6 +4,8 @@
  */
 #include "util.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 
 #include <stdarg.h>
@@ -325,6 +327,90 @@ static void test_escape_display_every_byte(void **state)
 	}
 }
 
+/* --- escape_terminal, and the messages that use it ------------------------ */
+
+static void assert_terminal_safe(const char *in, const char *want)
+{
+	autofree char *got = escape_terminal(in);
+
+	assert_string_equal(got, want);
+}
+
+static void test_escape_terminal_keeps_text(void **state)
+{
+	/* Backslash stays: what escape_display() made is not escaped twice. */
+	assert_terminal_safe("a\\x1b b'\"~", "a\\x1b b'\"~");
+	assert_terminal_safe("caf\xc3\xa9 \xe6\x97\xa5 \xf0\x9f\x98\x80", "caf\xc3\xa9 \xe6\x97\xa5 \xf0\x9f\x98\x80");
+	assert_terminal_safe("\xc2\xa0nbsp", "\xc2\xa0nbsp");
+}
+
+static void test_escape_terminal_escapes_controls(void **state)
+{
+	assert_terminal_safe("\x1b]0;title\x07", "\\x1b]0;title\\x07");
+	assert_terminal_safe("a\nau: all good\r\t", "a\\x0aau: all good\\x0d\\x09");
+	assert_terminal_safe("del\x7f", "del\\x7f");
+	/* C1 CSI, raw and as UTF-8; invalid, overlong and surrogate sequences; bidi overrides. */
+	assert_terminal_safe("\x9b" "31m", "\\x9b31m");
+	assert_terminal_safe("\xc2\x9b" "31m", "\\xc2\\x9b31m");
+	assert_terminal_safe("\xc0\xaf\xe0\x80\xaf", "\\xc0\\xaf\\xe0\\x80\\xaf");
+	assert_terminal_safe("\xed\xa0\x80", "\\xed\\xa0\\x80");
+	assert_terminal_safe("\xe2\x80\xaegnp.exe", "\\xe2\\x80\\xaegnp.exe");
+	assert_terminal_safe("\xe2\x81\xa6x", "\\xe2\\x81\\xa6x");
+	assert_terminal_safe("cut\xc3", "cut\\xc3");
+	assert_terminal_safe("\xf4\x90\x80\x80", "\\xf4\\x90\\x80\\x80");
+}
+
+/* Runs fn with stderr (or stdout) going to a file, and returns what it wrote. */
+static char *captured(int fd, void (*fn)(void))
+{
+	char path[] = "/tmp/au-test-util.XXXXXX";
+	int tmp = mkstemp(path);
+	int saved = dup(fd);
+	struct strbuf sb = STRBUF_INIT;
+
+	assert_true(tmp >= 0 && saved >= 0);
+	unlink(path);
+	fflush(NULL);
+	dup2(tmp, fd);
+	fn();
+	fflush(NULL);
+	dup2(saved, fd);
+	close(saved);
+	lseek(tmp, 0, SEEK_SET);
+	assert_int_equal(read_fd_all(tmp, 1 << 16, &sb), 0);
+	close(tmp);
+	return strbuf_detach(&sb);
+}
+
+static void say_nasty_things(void)
+{
+	const char *name = "x\x1b[2J\ny";
+
+	error("cannot open '%s'", name);
+	warn("'%s' is odd", name);
+	hint("run 'ls %s'", name);
+	errno = ENOENT;
+	error_errno("no '%s'", name);
+}
+
+static void print_nasty_line(void)
+{
+	line_out("Added %s (%s)", "p\x1b[31m\rq", "\xc2\x9b");
+}
+
+/* Every message is made safe as a whole, whatever its caller passed. */
+static void test_messages_are_terminal_safe(void **state)
+{
+	autofree char *err = captured(STDERR_FILENO, say_nasty_things);
+	autofree char *out = captured(STDOUT_FILENO, print_nasty_line);
+
+	assert_string_equal(err, "au: cannot open 'x\\x1b[2J\\x0ay'\n"
+				 "au: warning: 'x\\x1b[2J\\x0ay' is odd\n"
+				 "hint: run 'ls x\\x1b[2J\\x0ay'\n"
+				 "au: no 'x\\x1b[2J\\x0ay': No such file or directory\n");
+	assert_string_equal(out, "Added p\\x1b[31m\\x0dq (\\xc2\\x9b)\n");
+}
+
 /* --- xasprintf ----------------------------------------------------------- */
 
 static void test_xasprintf(void **state)
@@ -366,6 +452,9 @@ int main(void)
 		cmocka_unit_test(test_strvec_many_stays_terminated),
 		cmocka_unit_test(test_strvec_pushv),
 		cmocka_unit_test(test_strvec_clear_and_reuse),
+		cmocka_unit_test(test_escape_terminal_keeps_text),
+		cmocka_unit_test(test_escape_terminal_escapes_controls),
+		cmocka_unit_test(test_messages_are_terminal_safe),
 		cmocka_unit_test(test_escape_display_empty),
 		cmocka_unit_test(test_escape_display_keeps_printable),
 		cmocka_unit_test(test_escape_display_escapes_controls),
