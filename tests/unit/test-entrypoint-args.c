@@ -40,7 +40,7 @@
 
 #define MAX_WORDS 4200
 
-/* An argv under construction: "su_as_agent au1" then what a test adds. */
+/* An argv under construction: "su_as_agent " SU_PROTOCOL, then what a test adds. */
 struct words {
 	char *v[MAX_WORDS + 1];
 	int n;
@@ -50,7 +50,7 @@ static void words_init(struct words *w)
 {
 	w->n = 0;
 	w->v[w->n++] = (char *)"su_as_agent";
-	w->v[w->n++] = (char *)"au1";
+	w->v[w->n++] = (char *)SU_PROTOCOL;
 	w->v[w->n] = NULL;
 }
 
@@ -69,7 +69,7 @@ static void words_addv(struct words *w, const char *const *s)
 
 static struct su_request req;
 
-/* Parses "su_as_agent au1 WORDS... (NULL)". */
+/* Parses "su_as_agent " SU_PROTOCOL " WORDS... (NULL)". */
 static int parse(const char *const *words, const char **why)
 {
 	struct words w;
@@ -102,9 +102,9 @@ static void assert_refused(const char *const *words, const char *why_part)
 		strbuf_addf(&shown, " [%s]", e);
 	}
 	if (parse(words, &why) == 0)
-		fail_msg("accepted: au1%s", strbuf_str(&shown));
+		fail_msg("accepted: " SU_PROTOCOL "%s", strbuf_str(&shown));
 	if (!why || !strstr(why, why_part))
-		fail_msg("refused 'au1%s' with '%s', expected a reason with '%s'",
+		fail_msg("refused '" SU_PROTOCOL "%s' with '%s', expected a reason with '%s'",
 			 strbuf_str(&shown), why ? why : "(null)", why_part);
 }
 
@@ -163,7 +163,9 @@ static void test_a_second_parse_starts_clean(void **state)
 
 static void test_protocol_word_required(void **state)
 {
-	static const char *const wrong[] = { "au2", "au", "AU1", "au1 ", " au1", "au10", "", "--", "-k" };
+	static const char *const wrong[] = {
+		"au1", "au", "AU1", SU_PROTOCOL " ", " " SU_PROTOCOL, SU_PROTOCOL "0", "", "--", "-k",
+	};
 	const char *why = NULL;
 
 	for (size_t i = 0; i < ARRAY_SIZE(wrong); i++) {
@@ -186,7 +188,7 @@ static void test_argc_zero_and_one(void **state)
 	/* pkexec CVE-2021-4034: argv can be empty. */
 	char *none[] = { NULL };
 	char *only[] = { (char *)"su_as_agent", NULL };
-	char *just_protocol[] = { (char *)"su_as_agent", (char *)"au1", NULL };
+	char *just_protocol[] = { (char *)"su_as_agent", (char *)SU_PROTOCOL, NULL };
 	const char *why = NULL;
 
 	assert_int_equal(su_parse_args(0, none, &req, &why), -1);
@@ -234,7 +236,7 @@ static void test_unknown_options(void **state)
 {
 	static const char *const opts[] = {
 		"-x", "-E", "-R", "-K", "--keep", "-", "---", "-rw", "-kk", "-e=PATH", "-eTERM",
-		"-r/home/alice/a", "-dd", "au1", "/home/agent", "-\x01", "-e ",
+		"-r/home/alice/a", "-dd", SU_PROTOCOL, "/home/agent", "-\x01", "-e ",
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(opts); i++) {
@@ -420,6 +422,50 @@ static void test_keep_running(void **state)
 	assert_true(req.keep_running);
 }
 
+/* --- -m, -q, -t: resource limits of the run ------------------------------ */
+
+static void test_resource_limits(void **state)
+{
+	assert_accepted(W("--", "bash"));
+	assert_true(req.memory_max == 0 && req.cpu_percent == 0 && req.tasks_max == 0);
+	assert_accepted(W("-m", "17179869184", "-q", "150", "-t", "512", "--", "bash"));
+	assert_true(req.memory_max == 17179869184ULL);
+	assert_true(req.cpu_percent == 150);
+	assert_true(req.tasks_max == 512);
+	/* The bounds themselves pass; the last one given counts. */
+	assert_accepted(W("-m", "1048576", "-q", "1", "-t", "2", "-t", "4194304", "--", "bash"));
+	assert_true(req.memory_max == SU_MEMORY_MIN && req.cpu_percent == 1 && req.tasks_max == SU_TASKS_MAX);
+	assert_accepted(W("-m", "1125899906842624", "-q", "100000", "--", "bash"));
+	assert_true(req.memory_max == SU_MEMORY_MAX && req.cpu_percent == SU_CPU_PERCENT_MAX);
+	/* A second parse starts without them. */
+	assert_accepted(W("--", "bash"));
+	assert_true(req.memory_max == 0 && req.cpu_percent == 0 && req.tasks_max == 0);
+}
+
+static void test_resource_limits_refused(void **state)
+{
+	static const char *const bad[] = {
+		"", "0", "-1", "+5", " 5", "5 ", "5%", "16G", "0x10", "1e3", "١",
+		"18446744073709551616", "99999999999999999999999999",
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		assert_refused(W("-m", bad[i], "--", "bash"), "-m needs a number of bytes");
+		assert_refused(W("-q", bad[i], "--", "bash"), "-q needs a percentage");
+		assert_refused(W("-t", bad[i], "--", "bash"), "-t needs a number of tasks");
+	}
+	/* Out of bounds by one. */
+	assert_refused(W("-m", "1048575", "--", "bash"), "-m needs");
+	assert_refused(W("-m", "1125899906842625", "--", "bash"), "-m needs");
+	assert_refused(W("-q", "100001", "--", "bash"), "-q needs");
+	assert_refused(W("-t", "1", "--", "bash"), "-t needs");
+	assert_refused(W("-t", "4194305", "--", "bash"), "-t needs");
+	/* A missing value; the next option is no value. */
+	assert_refused(W("-m"), "-m needs");
+	assert_refused(W("-q", "--", "bash"), "-q needs");
+	assert_refused(W("-t", "-k", "--", "bash"), "-t needs");
+}
+
 /* --- limits -------------------------------------------------------------- */
 
 static void test_mount_limit(void **state)
@@ -517,10 +563,10 @@ static int parse_in_child(int argc, char *argv[])
 
 static void test_null_where_checked(void **state)
 {
-	char *as_option[] = { (char *)"su", (char *)"au1", NULL, (char *)"--", (char *)"bash", NULL };
+	char *as_option[] = { (char *)"su", (char *)SU_PROTOCOL, NULL, (char *)"--", (char *)"bash", NULL };
 	char *as_protocol[] = { (char *)"su", NULL, (char *)"--", (char *)"bash", NULL };
-	char *as_dir[] = { (char *)"su", (char *)"au1", (char *)"-d", NULL, (char *)"--", (char *)"bash", NULL };
-	char *as_command[] = { (char *)"su", (char *)"au1", (char *)"--", NULL, (char *)"x", NULL };
+	char *as_dir[] = { (char *)"su", (char *)SU_PROTOCOL, (char *)"-d", NULL, (char *)"--", (char *)"bash", NULL };
+	char *as_command[] = { (char *)"su", (char *)SU_PROTOCOL, (char *)"--", NULL, (char *)"x", NULL };
 
 	assert_int_equal(parse_in_child(5, as_option), 1);
 	assert_int_equal(parse_in_child(4, as_protocol), 1);
@@ -538,12 +584,12 @@ static void test_null_where_checked(void **state)
  */
 static void test_null_after_an_option(void **state)
 {
-	char *e[] = { (char *)"su", (char *)"au1", (char *)"-e", NULL, (char *)"--", (char *)"bash", NULL };
-	char *r_src[] = { (char *)"su", (char *)"au1", (char *)"-r", NULL, (char *)"/home/agent/a",
+	char *e[] = { (char *)"su", (char *)SU_PROTOCOL, (char *)"-e", NULL, (char *)"--", (char *)"bash", NULL };
+	char *r_src[] = { (char *)"su", (char *)SU_PROTOCOL, (char *)"-r", NULL, (char *)"/home/agent/a",
 			  (char *)"--", (char *)"bash", NULL };
-	char *w_dst[] = { (char *)"su", (char *)"au1", (char *)"-w", (char *)"/home/alice/a", NULL,
+	char *w_dst[] = { (char *)"su", (char *)SU_PROTOCOL, (char *)"-w", (char *)"/home/alice/a", NULL,
 			  (char *)"--", (char *)"bash", NULL };
-	char *p[] = { (char *)"su", (char *)"au1", (char *)"-p", NULL, (char *)"--", (char *)"bash", NULL };
+	char *p[] = { (char *)"su", (char *)SU_PROTOCOL, (char *)"-p", NULL, (char *)"--", (char *)"bash", NULL };
 	struct {
 		const char *what;
 		int argc;
@@ -582,11 +628,16 @@ static uint64_t rng(void)
 }
 
 static const char *const tokens[] = {
-	"au1", "--", "-e", "-r", "-w", "-p", "-g", "-d", "-k", "-", "-x", "", "bash", "/bin/sh",
+	SU_PROTOCOL, "--", "-e", "-r", "-w", "-p", "-g", "-d", "-k", "-", "-x", "", "bash", "/bin/sh",
 	"PATH", "TERM", "A=B", "1A", "_", "/", ".", "..", "/home/alice", "/home/agent",
 	"/home/alice/src", "/home/agent/src", "/home/alice/", "/home/agent/", "/home/alicex/a",
 	"/home/agentx/a", "/home/alice/../x", "/home/agent/../../etc", "/home/agent/.",
 	"/home/alice//x", "/home/agent/a/..", "/home/alice/a/./b", "/tmp", "/etc/shadow",
+};
+
+static const char *const numbers[] = {
+	"0", "1", "2", "100", "150", "512", "1048576", "17179869184", "100001", "4194305", "", "-1", "1G",
+	"18446744073709551615", "18446744073709551616",
 };
 
 static const char *const path_starts[] = {
@@ -654,11 +705,11 @@ static void test_mutation_run(void **state)
 		strbuf_reset(&in);
 		/* Mostly the right protocol word: the parser's body is the target. */
 		if (rng() % 16)
-			strbuf_add(&in, "au1", 4);
+			strbuf_add(&in, SU_PROTOCOL, sizeof(SU_PROTOCOL));
 		for (size_t i = 0; i < nr; i++) {
 			/* Mostly an option with arguments of the right shape. */
 			if (rng() % 8) {
-				static const char *const opts[] = { "-r", "-w", "-p", "-g", "-e", "-d", "-k" };
+				static const char *const opts[] = { "-r", "-w", "-p", "-g", "-e", "-d", "-k", "-m", "-q", "-t" };
 				const char *opt = opts[rng() % ARRAY_SIZE(opts)];
 
 				strbuf_add(&in, opt, 3);
@@ -668,6 +719,9 @@ static void test_mutation_run(void **state)
 				}
 				if (opt[1] == 'e') {
 					strbuf_addstr(&in, tokens[rng() % ARRAY_SIZE(tokens)]);
+					strbuf_addch(&in, '\0');
+				} else if (opt[1] == 'm' || opt[1] == 'q' || opt[1] == 't') {
+					strbuf_addstr(&in, numbers[rng() % ARRAY_SIZE(numbers)]);
 					strbuf_addch(&in, '\0');
 				} else if (opt[1] != 'k') {
 					random_path(&in, AGENT_HOME);
@@ -720,6 +774,8 @@ int main(void)
 		cmocka_unit_test(test_protected_paths),
 		cmocka_unit_test(test_directory),
 		cmocka_unit_test(test_keep_running),
+		cmocka_unit_test(test_resource_limits),
+		cmocka_unit_test(test_resource_limits_refused),
 		cmocka_unit_test(test_mount_limit),
 		cmocka_unit_test(test_env_limit),
 		cmocka_unit_test(test_protected_limit),
