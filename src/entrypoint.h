@@ -48,6 +48,9 @@ struct ep_request {
 	char *directory; /* NULL: the agent's home */
 	bool keep_running;
 	bool report; /* the caller passes the report channel as SU_REPORT_FD */
+	unsigned long long memory_max;  /* bytes, SU_MEMORY_MIN..SU_MEMORY_MAX; 0: no limit */
+	unsigned long long cpu_percent; /* of one CPU, 1..SU_CPU_PERCENT_MAX; 0: no limit */
+	unsigned long long tasks_max;   /* SU_TASKS_MIN..SU_TASKS_MAX; 0: no limit */
 	struct strvec command; /* at least one word */
 };
 
