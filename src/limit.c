@@ -196,6 +196,24 @@ void usage_line(struct strbuf *sb, const struct su_usage *u)
 		strbuf_addf(sb, "%s%llu OOM kill%s", sep, u->oom_kills, u->oom_kills == 1 ? "" : "s");
 }
 
+void limits_describe(struct strbuf *sb, const struct limits *l)
+{
+	const char *sep = "";
+
+	for (int k = 0; k < LIMIT_KEYS; k++) {
+		if (!l->value[k])
+			continue;
+		strbuf_addf(sb, "%s%s ", sep, names[k]);
+		if (k == LIMIT_MEMORY)
+			add_size(sb, l->value[k]);
+		else
+			strbuf_addf(sb, "%llu%s", l->value[k], k == LIMIT_CPU ? "%" : "");
+		sep = ", ";
+	}
+	if (!*sep)
+		strbuf_addstr(sb, "none");
+}
+
 void usage_placement(struct strbuf *sb, const struct su_usage *u)
 {
 	bool v1 = u->placement & SU_PLACED_V1, v2 = u->placement & SU_PLACED_V2;

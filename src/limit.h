@@ -47,5 +47,8 @@ int limits_set(struct limits *l, const char *entry, struct strbuf *why);
  */
 void usage_line(struct strbuf *sb, const struct su_usage *u);
 
+/* "memory 16.0 GiB, cpu 150%, tasks 512", or "none". */
+void limits_describe(struct strbuf *sb, const struct limits *l);
+
 /* Where the run lived, for au run -v: "a cgroup of its own (cgroup v1 and v2)". */
 void usage_placement(struct strbuf *sb, const struct su_usage *u);

@@ -131,6 +131,22 @@ static void test_usage_line(void **state)
 	assert_usage(&u, "usage: ");
 }
 
+static void test_describe(void **state)
+{
+	autostrbuf struct strbuf sb = STRBUF_INIT;
+	struct limits l = { { 0 } };
+
+	(void)state;
+	limits_describe(&sb, &l);
+	assert_string_equal(sb.buf, "none");
+	strbuf_reset(&sb);
+	l.value[LIMIT_MEMORY] = 16ULL << 30;
+	l.value[LIMIT_CPU] = 150;
+	l.value[LIMIT_TASKS] = 512;
+	limits_describe(&sb, &l);
+	assert_string_equal(sb.buf, "memory 16.0 GiB, cpu 150%, tasks 512");
+}
+
 static void test_placement(void **state)
 {
 	static const struct {
@@ -161,6 +177,7 @@ int main(void)
 		cmocka_unit_test(test_bad_values_say_what_is_wanted),
 		cmocka_unit_test(test_set_replaces_the_key),
 		cmocka_unit_test(test_usage_line),
+		cmocka_unit_test(test_describe),
 		cmocka_unit_test(test_placement),
 	};
 
