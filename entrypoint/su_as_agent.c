@@ -1101,12 +1101,14 @@ static void cgroup_add_hierarchy(int fd, bool v2)
 
 /*
  * The hierarchies mounted at /sys/fs/cgroup: the v2 one (there, or at
- * "unified" beside v1 ones), and the v1 ones that limit, count, or track
- * sessions (elogind, and systemd's name on machines without it). These
- * names are followed (cpu may be a link to cpu,cpuacct): /sys/fs/cgroup is
- * root's own, and each one is checked to be a cgroup file system.
+ * "unified" beside v1 ones), and the v1 ones the run needs: memory and pids
+ * (limits and peaks), cpu for a quota, cpuacct for CPU time where v2's
+ * cpu.stat is missing, and those that track login sessions (elogind's, and
+ * systemd's name on machines without systemd). These names are followed (cpu
+ * may be a link to cpu,cpuacct): /sys/fs/cgroup is root's own, and each one
+ * is checked to be a cgroup file system.
  */
-static void cgroup_find_hierarchies(void)
+static void cgroup_find_hierarchies(bool cpu)
 {
 	static const char *const v1_names[] = { "memory", "pids", "cpu", "cpuacct", "elogind", "systemd" };
 	struct stat st;
@@ -1127,6 +1129,8 @@ static void cgroup_find_hierarchies(void)
 	else if (fd >= 0)
 		close(fd);
 	for (size_t i = 0; i < sizeof(v1_names) / sizeof(v1_names[0]); i++) {
+		if ((!cpu && !strcmp(v1_names[i], "cpu")) || (cgroup.nr && !strcmp(v1_names[i], "cpuacct")))
+			continue;
 		fd = openat(top, v1_names[i], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (fd >= 0 && on_fs(fd, CGROUP_SUPER_MAGIC))
 			cgroup_add_hierarchy(fd, false);
@@ -1468,14 +1472,20 @@ static void check_scope_limit(int dir, const char *file, unsigned long long aske
  */
 static void cgroup_verify_scope(const struct su_request *req)
 {
-	char text[4096], expected[128], *path = NULL, *line, *leaf;
+	char text[8192], expected[128], *path = NULL, *line, *leaf;
+	size_t len = 0;
+	ssize_t n;
 	int fd, dir;
 
 	fd = open("/proc/self/cgroup", O_RDONLY | O_CLOEXEC);
-	if (fd < 0 || read(fd, text, sizeof(text) - 1) <= 0)
+	if (fd < 0)
 		die_errno("cannot read /proc/self/cgroup");
+	while ((n = read(fd, text + len, sizeof(text) - 1 - len)) > 0)
+		len += (size_t)n;
+	if (n < 0 || len == 0 || len == sizeof(text) - 1)
+		die("cannot read /proc/self/cgroup whole");
 	close(fd);
-	text[sizeof(text) - 1] = '\0';
+	text[len] = '\0';
 	for (line = text; *line;) {
 		char *end = strchr(line, '\n');
 
@@ -1499,7 +1509,7 @@ static void cgroup_verify_scope(const struct su_request *req)
 	if (!path || strncmp(path, expected, strlen(expected)) || !normal_path(path) || !our_scope_name(leaf + 1))
 		die("not started in a systemd scope of its own (cgroup v2 '%s')", path ? path : "none");
 
-	cgroup_find_hierarchies();
+	cgroup_find_hierarchies(false);
 	dir = -1;
 	for (size_t i = 0; i < cgroup.nr; i++) {
 		if (cgroup.h[i].v2)
@@ -1562,7 +1572,7 @@ static void setup_cgroup(const struct su_request *req)
 		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_' || *p == '-'))
 			die("the agent's name is not fit for a cgroup");
 	}
-	cgroup_find_hierarchies();
+	cgroup_find_hierarchies(req->cpu_percent != 0);
 	if (cgroup.nr && !cgroup_create(req->cpu_percent != 0))
 		cgroup_forget();
 	if (!cgroup.nr) {
@@ -1975,6 +1985,17 @@ struct init_pipes {
 };
 
 /*
+ * The outer side has ended before PR_SET_PDEATHSIG could be armed: the
+ * write end of the ctl pipe, which only it holds, is closed.
+ */
+static bool outer_side_gone(int ctl_fd)
+{
+	struct pollfd pfd = { .fd = ctl_fd, .events = POLLIN };
+
+	return poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLHUP);
+}
+
+/*
  * Forks pid 1 of the new PID namespace, straight into the run's cgroup,
  * which becomes the agent for good and runs the command under run_init().
  */
@@ -2010,6 +2031,8 @@ static pid_t spawn_init(const struct su_request *req, struct init_pipes *p)
 	 */
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
 		die_errno("cannot tie init to the outer side");
+	if (outer_side_gone(p->ctl[0]))
+		_exit(SU_EXIT_SELF);
 	limit_agent(req);
 	new_session_keyring(callers_keyring);
 	/* Leave the caller's session: its terminal is never ours to open. */
