@@ -805,7 +805,8 @@ static void bind_by_fd(int src_fd, int dst_fd, int dst_parent, const char *dst_n
 /*
  * A new, empty instance of fstype (options: NULL, or one "key=value") over
  * the directory path, nosuid and nodev, by fd; nothing when path does not
- * exist. Kernels before 5.2 get mount(2) on the fd's magic link.
+ * exist. Kernels before 5.2 (or a seccomp filter that predates fsopen) get
+ * mount(2) on the fd's magic link.
  */
 static void mount_fresh(const char *path, const char *fstype, const char *key, const char *value)
 {
@@ -831,7 +832,7 @@ static void mount_fresh(const char *path, const char *fstype, const char *key, c
 			die_errno("cannot mount a new %s on '%s'", fstype, path);
 		close(mnt);
 		close(fs);
-	} else if (errno == ENOSYS) {
+	} else if (errno == ENOSYS || errno == EPERM) {
 		snprintf(target, sizeof(target), "/proc/self/fd/%d", dir);
 		snprintf(data, sizeof(data), "%s=%s", key ? key : "", value ? value : "");
 		if (mount(fstype, target, fstype, MS_NOSUID | MS_NODEV, key ? data : NULL) < 0)
@@ -1619,7 +1620,8 @@ static pid_t fork_into_cgroup(bool *placed)
 			*placed = true;
 			return (pid_t)pid;
 		}
-		if (errno != ENOSYS && errno != E2BIG && errno != EINVAL)
+		/* Before 5.7 (5.3 for clone3 itself), or a seccomp filter that predates it. */
+		if (errno != ENOSYS && errno != E2BIG && errno != EINVAL && errno != EPERM)
 			die_errno("cannot start init in the run's cgroup");
 		break;
 	}

@@ -563,6 +563,19 @@ static void forward_signal(int sig)
 		kill(entrypoint_pid, to);
 }
 
+static void catch_signal(int sig)
+{
+	struct sigaction sa = { 0 }, cur;
+
+	/* One the caller ignores stays ignored (nohup): it cannot end au. */
+	if (sigaction(sig, NULL, &cur) < 0 || cur.sa_handler == SIG_IGN)
+		return;
+	sa.sa_handler = forward_signal;
+	sa.sa_flags = SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	sigaction(sig, &sa, NULL);
+}
+
 /*
  * Every signal whose default ends a process, but for faults (a bug of au's
  * own, which must not loop) and SIGKILL: caught from here on, and SIGPIPE
@@ -574,15 +587,11 @@ static void survive_signals(void)
 		SIGHUP, SIGINT, SIGQUIT, SIGUSR1, SIGUSR2, SIGALRM, SIGTERM, SIGSTKFLT, SIGXCPU, SIGXFSZ,
 		SIGVTALRM, SIGPROF, SIGIO, SIGPWR,
 	};
-	struct sigaction sa = { 0 };
 
-	sa.sa_handler = forward_signal;
-	sa.sa_flags = SA_RESTART;
-	sigemptyset(&sa.sa_mask);
 	for (size_t i = 0; i < ARRAY_SIZE(fatal); i++)
-		sigaction(fatal[i], &sa, NULL);
+		catch_signal(fatal[i]);
 	for (int sig = SIGRTMIN; sig <= SIGRTMAX; sig++)
-		sigaction(sig, &sa, NULL);
+		catch_signal(sig);
 	signal(SIGPIPE, SIG_IGN);
 }
 
