@@ -8,6 +8,8 @@ load ../integration/helpers
 
 EP_DIR=$AU_PREFIX/libexec/agent-as-unix-user/agent
 EP=$EP_DIR/su_as_agent
+# The protocol word the installed entrypoint source speaks (SU_PROTOCOL).
+PROTOCOL=$(sed -n 's/^#define SU_PROTOCOL "\(.*\)"$/\1/p' "$AU_PREFIX/share/agent-as-unix-user/su_as_agent.c")
 # What a command that must not run would leave behind.
 RAN=/tmp/au-test-ran
 
@@ -48,7 +50,7 @@ assert_au_run_refuses() {
 	run su agent -s /bin/sh -c "test -x '$EP'" </dev/null
 	assert_success
 
-	run --separate-stderr su agent -s /bin/sh -c "'$EP' au1 -- touch '$RAN'" </dev/null
+	run --separate-stderr su agent -s /bin/sh -c "'$EP' $PROTOCOL -- touch '$RAN'" </dev/null
 	assert_failure 125
 	assert_regex "$stderr" "permission denied: only uid $(id -u "$AU_HUMAN") may use this entrypoint"
 	assert [ ! -e "$RAN" ]
@@ -60,7 +62,7 @@ assert_au_run_refuses() {
 	run su mallory -s /bin/sh -c "test -x '$EP'" </dev/null
 	assert_success
 
-	run --separate-stderr su mallory -s /bin/sh -c "'$EP' au1 -- touch '$RAN'" </dev/null
+	run --separate-stderr su mallory -s /bin/sh -c "'$EP' $PROTOCOL -- touch '$RAN'" </dev/null
 	assert_failure 125
 	assert_regex "$stderr" "permission denied: only uid $(id -u "$AU_HUMAN") may use this entrypoint"
 	assert [ ! -e "$RAN" ]
@@ -75,7 +77,7 @@ assert_au_run_refuses() {
 	cc -o "$BATS_TEST_TMPDIR/impostor" "$BATS_TEST_TMPDIR/impostor.c"
 	install -o root -g su-as-agent -m 4750 "$BATS_TEST_TMPDIR/impostor" "$EP"
 	# Run by its path, as the reference tool ran its entrypoint, it runs as root.
-	run as_human "$EP" au1 -- true
+	run as_human "$EP" "$PROTOCOL" -- true
 	assert_success
 	run stat -c %U /tmp/au-test-impostor-ran
 	assert_output root
@@ -165,7 +167,7 @@ assert_au_run_refuses() {
 	local etc_before
 	etc_before=$(ls -la --time-style=full-iso /etc)
 
-	run --separate-stderr as_human "$EP" au1 -r "$(human_home)/x" /home/agent/link/x -- touch "$RAN"
+	run --separate-stderr as_human "$EP" "$PROTOCOL" -r "$(human_home)/x" /home/agent/link/x -- touch "$RAN"
 	assert_failure 125
 	assert_regex "$stderr" "'/home/agent/link/x' has a symlink at 'link': refusing to follow it"
 	assert [ ! -e /etc/x ]
