@@ -1204,7 +1204,10 @@ static void cgroup_forget(void)
 	cgroup.nr = 0;
 }
 
-/* au/AGENT/RUN in one hierarchy. -1 with errno; ENOENT when a concurrent run removed a parent. */
+/*
+ * au/AGENT/RUN in one hierarchy. -1 with errno; ENOENT or ENODEV when a
+ * concurrent run removed a parent meanwhile.
+ */
 static int cgroup_create_in(struct su_hierarchy *h, bool cpu)
 {
 	if (h->v2 && cgroup_enable_controllers(h->root_fd, cpu) < 0)
@@ -1312,7 +1315,7 @@ static bool cgroup_create(bool cpu)
 		cgroup_remove();
 		if (saved == EROFS || saved == EACCES || saved == EPERM)
 			return false;
-		if ((saved != ENOENT && saved != EEXIST) || attempt == 10) {
+		if ((saved != ENOENT && saved != ENODEV && saved != EEXIST) || attempt == 10) {
 			errno = saved;
 			die_errno("cannot create the run's cgroup");
 		}

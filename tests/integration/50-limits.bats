@@ -142,3 +142,18 @@ Unlimited tasks for agent agent"
 		assert [ ! -e "$d" ]
 	done
 }
+
+@test "runs of one agent at once each get a cgroup of their own, and all succeed" {
+	# They make and remove the same au/agent parents as they start and end: a run
+	# that finds a parent gone under it starts again.
+	run --separate-stderr as_human sh -c '
+		for i in 1 2 3 4 5 6 7 8 9 10; do
+			(au run --no-login bash -c "cat /proc/self/cgroup >/dev/null; sleep 0.\$((RANDOM % 5))" ||
+				echo "run $i failed") &
+		done
+		wait
+		echo done'
+	assert_success
+	assert_output done
+	assert_equal "$stderr" ""
+}
