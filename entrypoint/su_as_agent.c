@@ -805,8 +805,10 @@ static void bind_by_fd(int src_fd, int dst_fd, int dst_parent, const char *dst_n
 /*
  * A new, empty instance of fstype (options: NULL, or one "key=value") over
  * the directory path, nosuid and nodev, by fd; nothing when path does not
- * exist. Kernels before 5.2 (or a seccomp filter that predates fsopen) get
- * mount(2) on the fd's magic link.
+ * exist. Safe as root: path is a fixed one under /dev, which is root's, it is
+ * opened without following any symlink, and the mount goes on that very
+ * directory, in our private mount namespace only. Kernels before 5.2 (or a
+ * seccomp filter that predates fsopen) get mount(2) on the fd's magic link.
  */
 static void mount_fresh(const char *path, const char *fstype, const char *key, const char *value)
 {
@@ -985,6 +987,11 @@ static struct {
 	int sweeper_fd;   /* our end of the sweeper's pipe */
 } cgroup = { .nr = 0, .scope_fd = -1, .sweeper_fd = -1 };
 
+/*
+ * Writes value to an interface file of a cgroup open at dir. Safe as root:
+ * dir is one of the cgroups named above (made by root in a root-owned tree,
+ * checked root-owned), file a fixed name, and cgroupfs has no symlinks.
+ */
 static int cgroup_write(int dir, const char *file, const char *value)
 {
 	size_t len = strlen(value);
