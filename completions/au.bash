@@ -2,7 +2,7 @@
 _au() {
 	local cur prev words cword
 	_init_completion || return
-	local commands="new run info list delete mount env"
+	local commands="new run info list delete mount env limit"
 	local i cmd= sub= config=()
 	# The global options come before the command; each command's options after it.
 	# Options that take an argument skip it, so that it is not taken for a word.
@@ -12,7 +12,7 @@ _au() {
 			config=(-C "${words[i + 1]}")
 			((i++))
 			;;
-		-a | --agent | -e | --env | -d | --directory) ((i++)) ;;
+		-a | --agent | -e | --env | -d | --directory | --limit) ((i++)) ;;
 		-*) ;;
 		*)
 			if [[ -z $cmd ]]; then
@@ -47,13 +47,19 @@ _au() {
 		COMPREPLY=($(compgen -e -- "$cur"))
 		return
 		;;
+	--limit)
+		compopt -o nospace
+		COMPREPLY=($(compgen -W "memory= cpu= tasks=" -- "$cur"))
+		return
+		;;
 	esac
 	case $cmd in
 	"") COMPREPLY=($(compgen -W "$commands -C --config --version -h --help" -- "$cur")) ;;
 	new) COMPREPLY=($(compgen -W "-a --agent -y --yes -h --help" -- "$cur")) ;;
 	run)
 		if [[ $cur == -* ]]; then
-			COMPREPLY=($(compgen -W "-a --agent -e --env -d --directory --no-login --keep-running -h --help --" -- "$cur"))
+			COMPREPLY=($(compgen -W "-a --agent -e --env -d --directory --no-login --keep-running --limit --stats
+				-v --verbose -h --help --" -- "$cur"))
 		else
 			COMPREPLY=($(compgen -c -- "$cur"))
 		fi
@@ -86,6 +92,17 @@ _au() {
 				COMPREPLY=($(compgen -e -- "$cur"))
 			fi
 			;;
+		esac
+		;;
+	limit)
+		case $sub in
+		"") COMPREPLY=($(compgen -W "set unset list -h --help" -- "$cur")) ;;
+		list) COMPREPLY=($(compgen -W "-a --agent -h --help" -- "$cur")) ;;
+		set)
+			[[ $cur != -* ]] && compopt -o nospace
+			COMPREPLY=($(compgen -W "$([[ $cur == -* ]] && echo "-a --agent -h --help" || echo "memory= cpu= tasks=")" -- "$cur"))
+			;;
+		unset) COMPREPLY=($(compgen -W "$([[ $cur == -* ]] && echo "-a --agent -h --help" || echo "memory cpu tasks")" -- "$cur")) ;;
 		esac
 		;;
 	esac

@@ -4,17 +4,20 @@
  * "au new" compiles this file with the agent's ids baked in and installs it
  * as root:su-as-NAME, mode 4750, in a root-owned folder. "au run" verifies
  * the installed file by hash and executes that very file. Then, as root, this
- * program puts the agent in private mount and PID namespaces, bind-mounts the
- * human's shared folders by file descriptor, drops every privilege for good,
- * and runs the command as the agent under a minimal init.
+ * program puts the agent in a cgroup of its own (with the limits asked for)
+ * and in private mount, PID and IPC namespaces, bind-mounts the human's
+ * shared folders by file descriptor, drops every privilege for good, gives
+ * the agent a session keyring of its own, and runs the command as the agent
+ * under a minimal init.
  *
  * Everything else lives in unprivileged au. This file uses libc only and no
  * heap. Read it as the agent would: every line runs as root.
  *
  * Protocol (argv, built by au run; parsed by su_parse_args, which a fuzzer
  * calls without root):
- *   su_as_agent au2 [-e NAME]... [-r|-w SOURCE ID TARGET]... [-p|-g PATH]...
- *               [-d DIR] [-k] [-c] [-W] [-j] -- COMMAND [ARG]...
+ *   su_as_agent au3 [-e NAME]... [-r|-w SOURCE ID TARGET]... [-p|-g PATH]...
+ *               [-d DIR] [-k] [-c] [-W] [-j] [-m BYTES] [-q PERCENT] [-t TASKS]
+ *               -- COMMAND [ARG]...
  *   -e NAME   pass the variable NAME from our environment to the agent
  *   -r / -w   bind SOURCE (under the human's home) read-only / read-write on
  *             TARGET (under the agent's home), in the order given; ID is
@@ -26,7 +29,8 @@
  *             point cannot be renamed or replaced (a git directory)
  *   -d DIR    working directory of the command (the agent's home otherwise)
  *   -k        keep the agent's other processes when the command exits
- *   -c        report on fd 3, the report channel (see SU_REPORT_FD)
+ *   -c        report on fd 3, the report channel (see SU_REPORT_FD); au is
+ *             our parent and waits for us: when it is gone, so is the run
  *   -W        watch the file systems of the read-write mounts while the
  *             command runs, and report each folder of those mounts where
  *             something changed, with the names that changed (needs -c)
@@ -34,6 +38,10 @@
  *             on fds 0 to 2 (a pty of au's); when it stops (Ctrl-Z), this
  *             program stops too, so that its caller sees the stop, and when
  *             this program is continued, so is the command
+ *   -m BYTES  memory limit of the run, swap included (none: no limit)
+ *   -q PERCENT  CPU quota of the run, in percent of one CPU
+ *   -t TASKS  processes and threads of the run (and RLIMIT_NPROC of the
+ *             agent's uid; SU_TASKS_DEFAULT without -t)
  *
  * Exit status: the command's (128+N for signal N), 125 for a failure of this
  * program, 126 when the command cannot run, 127 when it is not found.
@@ -47,7 +55,7 @@
 #define SU_AS_AGENT_PROTOCOL_H
 
 /* argv[1]: the protocol's version. A new option or meaning is a new version. */
-#define SU_PROTOCOL "au2"
+#define SU_PROTOCOL "au3"
 
 #define SU_OPT_ENV "-e"          /* NAME */
 #define SU_OPT_MOUNT_RO "-r"     /* SOURCE ID TARGET */
@@ -60,11 +68,27 @@
 #define SU_OPT_REPORT "-c"       /* fd SU_REPORT_FD is the report channel */
 #define SU_OPT_WATCH "-W"        /* report changes in the read-write mounts (needs -c) */
 #define SU_OPT_JOB_CONTROL "-j"  /* stops of the command go up to the caller */
+#define SU_OPT_MEMORY "-m"       /* BYTES */
+#define SU_OPT_CPU "-q"          /* PERCENT */
+#define SU_OPT_TASKS "-t"        /* TASKS */
 #define SU_OPT_END "--"          /* COMMAND [ARG]... follow */
 
 #define SU_MAX_MOUNTS 64
 #define SU_MAX_ENV 128
 /* -p and -g have no limit of their own: the entrypoint walks its argv for them. */
+
+/* The limits a run may ask for (au checks the same numbers). */
+#define SU_MEMORY_MIN (1ULL << 20)     /* 1 MiB */
+#define SU_MEMORY_MAX (1ULL << 50)     /* 1 PiB */
+#define SU_CPU_PERCENT_MAX 100000ULL   /* a thousand CPUs */
+#define SU_TASKS_MIN 2ULL              /* init and the command */
+#define SU_TASKS_MAX 4194304ULL        /* the kernel's PID_MAX_LIMIT */
+/*
+ * RLIMIT_NPROC of the agent's uid when no tasks limit is asked for: a cap on
+ * the processes and threads of all the agent's runs together, which holds
+ * even where no cgroup can be had.
+ */
+#define SU_TASKS_DEFAULT 8192ULL
 
 /* Exit statuses of the entrypoint itself; anything else is the command's. */
 #define SU_EXIT_SELF 125
@@ -105,6 +129,7 @@ enum su_report_type {
 	SU_REPORT_WATCH_END = 3,
 	/* With -W, instead of SU_REPORT_WATCH_END: a struct su_watch_lost, and au must look everywhere. */
 	SU_REPORT_WATCH_LOST = 4,
+	SU_REPORT_USAGE = 5, /* struct su_usage: what the run used */
 };
 
 /* How an entry changed (any of them, or'ed). */
@@ -132,6 +157,39 @@ struct su_watch_lost {
 	int error;           /* errno, when one said why */
 };
 
+/*
+ * What a run used, measured by the outer side when the command has exited
+ * (with -k, what it used until then). Fixed-size fields only: au and the
+ * entrypoint may be built by different compilers and C libraries.
+ */
+struct su_usage {
+	unsigned long long measured;    /* SU_USAGE_* bits: which fields hold a value */
+	unsigned long long placement;   /* SU_PLACED_* bits: where the run lived */
+	unsigned long long wall_usec;   /* from the start of init to the command's end */
+	unsigned long long cpu_usec;    /* user and system, every process of the run */
+	unsigned long long user_usec;
+	unsigned long long system_usec;
+	unsigned long long memory_peak; /* bytes, of the whole run (or its largest process) */
+	unsigned long long tasks_peak;  /* processes and threads at once */
+	unsigned long long oom_kills;   /* processes killed for lack of memory */
+};
+
+enum su_usage_measured {
+	SU_USAGE_WALL = 1 << 0,
+	SU_USAGE_CPU = 1 << 1,
+	SU_USAGE_CPU_SPLIT = 1 << 2,     /* user_usec and system_usec */
+	SU_USAGE_MEMORY = 1 << 3,
+	SU_USAGE_MEMORY_LARGEST = 1 << 4, /* memory_peak is the largest process's, not the run's */
+	SU_USAGE_TASKS = 1 << 5,
+	SU_USAGE_OOM = 1 << 6,
+};
+
+enum su_placement {
+	SU_PLACED_V2 = 1 << 0,      /* a cgroup of its own on the cgroup v2 hierarchy */
+	SU_PLACED_V1 = 1 << 1,      /* ... and/or on cgroup v1 hierarchies */
+	SU_PLACED_SYSTEMD = 1 << 2, /* a systemd scope that au asked the user manager for */
+};
+
 #endif /* SU_AS_AGENT_PROTOCOL_H */
 
 #ifndef SU_AS_AGENT_PROTOCOL_ONLY
@@ -157,6 +215,7 @@ struct su_watch_lost {
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -240,6 +299,9 @@ struct su_request {
 	bool report; /* -c: report on SU_REPORT_FD */
 	bool watch;  /* -W: report changes in the read-write mounts */
 	bool job_control; /* -j: the command's stops go up to the caller */
+	unsigned long long memory_max;  /* -m, bytes; 0: no limit */
+	unsigned long long cpu_percent; /* -q; 0: no limit */
+	unsigned long long tasks_max;   /* -t; 0: no limit */
 	char *const *command; /* NULL-terminated, at least one entry */
 };
 
@@ -316,6 +378,25 @@ static bool below(const char *path, const char *dir)
 	size_t n = strlen(dir);
 
 	return normal_path(path) && strncmp(path, dir, n) == 0 && path[n] == '/' && path[n + 1];
+}
+
+/* A decimal number in [min, max], digits only (no sign, no space, no suffix). */
+static bool parse_number(const char *s, unsigned long long min, unsigned long long max,
+			 unsigned long long *out)
+{
+	unsigned long long n = 0;
+
+	if (!s || !*s)
+		return false;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9' || n > (max - (unsigned)(*s - '0')) / 10)
+			return false;
+		n = n * 10 + (unsigned)(*s - '0');
+	}
+	if (n < min)
+		return false;
+	*out = n;
+	return true;
 }
 
 int su_parse_args(int argc, char *const argv[], struct su_request *req, const char **why);
@@ -401,6 +482,24 @@ int su_parse_args(int argc, char *const argv[], struct su_request *req, const ch
 			req->watch = true;
 		} else if (!strcmp(opt, SU_OPT_JOB_CONTROL)) {
 			req->job_control = true;
+		} else if (!strcmp(opt, SU_OPT_MEMORY)) {
+			if (i + 1 >= argc || !parse_number(argv[i + 1], SU_MEMORY_MIN, SU_MEMORY_MAX, &req->memory_max)) {
+				*why = "-m needs a number of bytes";
+				return -1;
+			}
+			i++;
+		} else if (!strcmp(opt, SU_OPT_CPU)) {
+			if (i + 1 >= argc || !parse_number(argv[i + 1], 1, SU_CPU_PERCENT_MAX, &req->cpu_percent)) {
+				*why = "-q needs a percentage";
+				return -1;
+			}
+			i++;
+		} else if (!strcmp(opt, SU_OPT_TASKS)) {
+			if (i + 1 >= argc || !parse_number(argv[i + 1], SU_TASKS_MIN, SU_TASKS_MAX, &req->tasks_max)) {
+				*why = "-t needs a number of tasks";
+				return -1;
+			}
+			i++;
 		} else {
 			*why = "unknown option";
 			return -1;
@@ -934,6 +1033,83 @@ static void check_share_types(const struct su_mount *m, int src_fd, int dst_fd)
 		       S_ISDIR(dst.st_mode) ? "folder" : "file");
 }
 
+#ifndef FSOPEN_CLOEXEC
+#define FSOPEN_CLOEXEC 0x00000001
+#endif
+#ifndef FSMOUNT_CLOEXEC
+#define FSMOUNT_CLOEXEC 0x00000001
+#endif
+#ifndef FSCONFIG_SET_STRING
+#define FSCONFIG_SET_STRING 1
+#endif
+#ifndef FSCONFIG_CMD_CREATE
+#define FSCONFIG_CMD_CREATE 6
+#endif
+#ifndef SYS_fsopen
+#define SYS_fsopen 430
+#endif
+#ifndef SYS_fsconfig
+#define SYS_fsconfig 431
+#endif
+#ifndef SYS_fsmount
+#define SYS_fsmount 432
+#endif
+
+/*
+ * A new, empty instance of fstype (options: NULL, or one "key=value") over
+ * the directory path, nosuid and nodev, by fd; nothing when path does not
+ * exist. Safe as root: path is a fixed one under /dev, which is root's, it is
+ * opened without following any symlink, and the mount goes on that very
+ * directory, in our private mount namespace only. Kernels before 5.2 (or a
+ * seccomp filter that predates fsopen) get mount(2) on the fd's magic link.
+ */
+static void mount_fresh(const char *path, const char *fstype, const char *key, const char *value)
+{
+	char target[64], data[64];
+	struct stat st;
+	int dir, fs, mnt;
+
+	dir = su_open_path(path, false, false, NULL, NULL);
+	if (dir < 0) {
+		if (errno == ENOENT)
+			return;
+		die_errno("cannot open '%s'", path);
+	}
+	if (fstat(dir, &st) < 0 || !S_ISDIR(st.st_mode))
+		die("'%s' is not a directory", path);
+	fs = (int)syscall(SYS_fsopen, fstype, FSOPEN_CLOEXEC);
+	if (fs >= 0) {
+		if ((key && syscall(SYS_fsconfig, fs, FSCONFIG_SET_STRING, key, value, 0) < 0) ||
+		    syscall(SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+			die_errno("cannot make a new %s for '%s'", fstype, path);
+		mnt = (int)syscall(SYS_fsmount, fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
+		if (mnt < 0 || sys_move_mount(mnt, "", dir, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+			die_errno("cannot mount a new %s on '%s'", fstype, path);
+		close(mnt);
+		close(fs);
+	} else if (errno == ENOSYS || errno == EPERM) {
+		snprintf(target, sizeof(target), "/proc/self/fd/%d", dir);
+		snprintf(data, sizeof(data), "%s=%s", key ? key : "", value ? value : "");
+		if (mount(fstype, target, fstype, MS_NOSUID | MS_NODEV, key ? data : NULL) < 0)
+			die_errno("cannot mount a new %s on '%s'", fstype, path);
+	} else {
+		die_errno("cannot make a new %s for '%s'", fstype, path);
+	}
+	close(dir);
+}
+
+/*
+ * The new IPC namespace hides the human's SysV IPC objects and POSIX
+ * message queues from the agent's calls; the file systems that show them
+ * must be new too: a POSIX shared memory object or queue the human made
+ * with mode 0666 is not the agent's to open.
+ */
+static void mount_ipc_file_systems(void)
+{
+	mount_fresh("/dev/shm", "tmpfs", "mode", "1777");
+	mount_fresh("/dev/mqueue", "mqueue", NULL, NULL);
+}
+
 /*
  * The agent's view: a private copy of the mount table, with the shared
  * folders bound in and the protected paths made read-only. Only this
@@ -947,11 +1123,12 @@ static void setup_mounts(const struct su_request *req)
 	bool pin;
 	int home;
 
-	if (unshare(CLONE_NEWNS | CLONE_NEWPID) < 0)
+	if (unshare(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC) < 0)
 		die_errno("cannot create namespaces");
 	/* Slave: the host's later mounts still reach us, ours never leave. */
 	if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0)
 		die_errno("cannot make the mount namespace private");
+	mount_ipc_file_systems();
 
 	/* Sources, as the human: only what the human can reach. */
 	fs_identity(CALLER_UID, getegid(), false);
@@ -1517,17 +1694,15 @@ static void watch_send_dir(const struct su_request *req, int dir_fd, const struc
 
 /*
  * At the end, on the outer side: the last events, then, as root for
- * open_by_handle_at(), what changed inside the read-write mounts goes to au.
- * Root is given up for good before this returns.
+ * open_by_handle_at() (regain_root()), what changed inside the read-write
+ * mounts goes to au. drop_to_caller() gives root up for good right after.
  */
 static void watch_report(const struct su_request *req)
 {
 	if (!req->watch)
 		return;
 	watch_drain();
-	/* Why this is safe: only our saved uid is root (drop_to_caller()); the handles are the kernel's. */
-	if (!watch.lost && seteuid(0) < 0)
-		watch_lose(SU_LOST_UNRESOLVED, errno);
+	/* As root (regain_root()), which is safe: the handles are the kernel's, and every fd is checked inside. */
 	/*
 	 * A link count changed on a file that still has a name and was there
 	 * before the run: a hard link was made to it (or one of its names
@@ -1563,14 +1738,778 @@ static void watch_report(const struct su_request *req)
 			close(fd);
 		off = d->next;
 	}
-	if (setresuid(CALLER_UID, CALLER_UID, CALLER_UID) < 0)
-		die_errno("cannot return to the caller's uid");
-	if (CALLER_UID != 0 && setuid(0) != -1)
-		die("root can be regained on the outer side");
 	if (watch.lost)
 		report(req, SU_REPORT_WATCH_LOST, &watch.why, sizeof(watch.why));
 	else
 		report(req, SU_REPORT_WATCH_END, NULL, 0);
+}
+
+/* --- the run's cgroup ---------------------------------------------------- */
+
+/*
+ * Every run lives in a cgroup of its own, out of the human's login session
+ * (logind and polkit count the processes of a session's cgroup as the human
+ * at the console), where its limits apply and its usage is counted. The
+ * setuid switch alone moves no process to another cgroup.
+ *
+ * With systemd as init, the cgroup tree is systemd's, and nobody else may
+ * create cgroups in it (systemd's CGROUP_DELEGATION.md). au, unprivileged,
+ * asks the human's user manager for a transient scope with the limits and
+ * starts us in it; we only verify the placement and the limits, and refuse
+ * when either is wrong (cgroup_verify_scope).
+ *
+ * Without systemd we make the cgroup ourselves, under a name the caller
+ * cannot choose (firejail removed --cgroup for letting it): au/AGENT/RUN
+ * below the root of each hierarchy, RUN made of our pid and random bits, so
+ * that concurrent runs never meet. On cgroup v2; on machines with cgroup v1
+ * controllers, the same in each of their hierarchies, as nsjail does. The
+ * outer side removes it at the end of the run, and a sweeper process
+ * whenever the outer side cannot: when it was killed, or with -k, once the
+ * processes kept have ended.
+ */
+
+#ifndef CGROUP2_SUPER_MAGIC
+#define CGROUP2_SUPER_MAGIC 0x63677270
+#endif
+#ifndef CGROUP_SUPER_MAGIC
+#define CGROUP_SUPER_MAGIC 0x27e0eb
+#endif
+#ifndef CLONE_NEWCGROUP
+#define CLONE_NEWCGROUP 0x02000000
+#endif
+#define SU_CGROUP_FS "/sys/fs/cgroup"
+#define SU_CGROUP_TOP "au"            /* au/AGENT/RUN */
+#define SU_MAX_HIERARCHIES 8
+#define SU_CPU_PERIOD_USEC 100000ULL
+
+/* The run's cgroup in one hierarchy; fds are O_RDONLY|O_DIRECTORY, -1 when not open. */
+struct su_hierarchy {
+	bool v2;
+	dev_t dev;
+	int root_fd, top_fd, agent_fd, run_fd;
+};
+
+static struct {
+	struct su_hierarchy h[SU_MAX_HIERARCHIES];
+	size_t nr;
+	char run[64];     /* RUN */
+	int scope_fd;     /* with systemd: the scope au started us in */
+	int sweeper_fd;   /* our end of the sweeper's pipe */
+} cgroup = { .nr = 0, .scope_fd = -1, .sweeper_fd = -1 };
+
+/*
+ * Writes value to an interface file of a cgroup open at dir. Safe as root:
+ * dir is one of the cgroups named above (made by root in a root-owned tree,
+ * checked root-owned), file a fixed name, and cgroupfs has no symlinks.
+ */
+static int cgroup_write(int dir, const char *file, const char *value)
+{
+	size_t len = strlen(value);
+	int fd = openat(dir, file, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+	ssize_t n;
+	int saved;
+
+	if (fd < 0)
+		return -1;
+	n = write(fd, value, len);
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return n == (ssize_t)len ? 0 : -1;
+}
+
+/* The file's text, NUL-terminated and cut to size; -1 when it cannot be read. */
+static ssize_t cgroup_read(int dir, const char *file, char *buf, size_t size)
+{
+	int fd = openat(dir, file, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, size - 1);
+	close(fd);
+	if (n < 0)
+		return -1;
+	buf[n] = '\0';
+	return n;
+}
+
+/* A file of one number, such as memory.peak; false when absent or "max". */
+static bool cgroup_read_number(int dir, const char *file, unsigned long long *out)
+{
+	char buf[64];
+	ssize_t n = cgroup_read(dir, file, buf, sizeof(buf));
+
+	if (n > 0 && buf[n - 1] == '\n')
+		buf[n - 1] = '\0';
+	return n > 0 && parse_number(buf, 0, ~0ULL, out);
+}
+
+/* The value of key in a file of "key value" lines, such as cpu.stat. */
+static bool cgroup_read_key(int dir, const char *file, const char *key, unsigned long long *out)
+{
+	char buf[4096];
+	size_t klen = strlen(key);
+
+	if (cgroup_read(dir, file, buf, sizeof(buf)) < 0)
+		return false;
+	for (char *line = buf; *line;) {
+		char *end = strchr(line, '\n');
+
+		if (end)
+			*end = '\0';
+		if (!strncmp(line, key, klen) && line[klen] == ' ')
+			return parse_number(line + klen + 1, 0, ~0ULL, out);
+		if (!end)
+			break;
+		line = end + 1;
+	}
+	return false;
+}
+
+/* word is one of the space-separated words of list (cgroup.controllers). */
+static bool has_word(const char *list, const char *word)
+{
+	size_t n = strlen(word);
+
+	for (const char *p = list; (p = strstr(p, word)); p += n) {
+		if ((p == list || p[-1] == ' ') && (p[n] == ' ' || p[n] == '\n' || !p[n]))
+			return true;
+	}
+	return false;
+}
+
+static bool on_fs(int fd, unsigned long magic)
+{
+	struct statfs sf;
+
+	return fstatfs(fd, &sf) == 0 && (unsigned long)sf.f_type == magic;
+}
+
+/* systemd is init: what sd_booted() checks. /run is root's. */
+static bool systemd_booted(void)
+{
+	struct stat st;
+
+	return lstat("/run/systemd/system", &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* Takes fd, the root of a hierarchy, unless the same one is in already (cpu and cpuacct mounted together). */
+static void cgroup_add_hierarchy(int fd, bool v2)
+{
+	struct su_hierarchy *h;
+	struct stat st;
+
+	if (fstat(fd, &st) < 0 || st.st_uid != 0 || cgroup.nr == SU_MAX_HIERARCHIES) {
+		close(fd); /* not root's to use (a container's), or one too many */
+		return;
+	}
+	for (size_t i = 0; i < cgroup.nr; i++) {
+		if (cgroup.h[i].dev == st.st_dev) {
+			close(fd);
+			return;
+		}
+	}
+	h = &cgroup.h[cgroup.nr++];
+	h->v2 = v2;
+	h->dev = st.st_dev;
+	h->root_fd = fd;
+	h->top_fd = h->agent_fd = h->run_fd = -1;
+}
+
+/*
+ * The hierarchies mounted at /sys/fs/cgroup: the v2 one (there, or at
+ * "unified" beside v1 ones), and the v1 ones the run needs: memory and pids
+ * (limits and peaks), cpu for a quota, cpuacct for CPU time where v2's
+ * cpu.stat is missing, and those that track login sessions (elogind's, and
+ * systemd's name on machines without systemd). These names are followed (cpu
+ * may be a link to cpu,cpuacct): /sys/fs/cgroup is root's own, and each one
+ * is checked to be a cgroup file system.
+ */
+static void cgroup_find_hierarchies(bool cpu)
+{
+	static const char *const v1_names[] = { "memory", "pids", "cpu", "cpuacct", "elogind", "systemd" };
+	struct stat st;
+	int top, fd;
+
+	top = open(SU_CGROUP_FS, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (top < 0)
+		return; /* no cgroups to be had */
+	if (fstat(top, &st) < 0 || st.st_uid != 0 || (st.st_mode & (S_IWGRP | S_IWOTH)))
+		die("'" SU_CGROUP_FS "' is not root's alone");
+	if (on_fs(top, CGROUP2_SUPER_MAGIC)) {
+		cgroup_add_hierarchy(top, true);
+		return;
+	}
+	fd = openat(top, "unified", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0 && on_fs(fd, CGROUP2_SUPER_MAGIC))
+		cgroup_add_hierarchy(fd, true);
+	else if (fd >= 0)
+		close(fd);
+	for (size_t i = 0; i < sizeof(v1_names) / sizeof(v1_names[0]); i++) {
+		if ((!cpu && !strcmp(v1_names[i], "cpu")) || (cgroup.nr && !strcmp(v1_names[i], "cpuacct")))
+			continue;
+		fd = openat(top, v1_names[i], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (fd >= 0 && on_fs(fd, CGROUP_SUPER_MAGIC))
+			cgroup_add_hierarchy(fd, false);
+		else if (fd >= 0)
+			close(fd);
+	}
+	close(top);
+}
+
+/*
+ * Opens name in dir, making it first (fresh: it must not exist). Only root
+ * can make a directory there (the hierarchy's root is root's), and only a
+ * root-owned one is used.
+ */
+static int cgroup_subdir(int dir, const char *name, bool fresh)
+{
+	struct stat st;
+	int fd;
+
+	if (mkdirat(dir, name, 0755) < 0 && (errno != EEXIST || fresh))
+		return -1;
+	fd = openat(dir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &st) < 0 || st.st_uid != 0)
+		die("cgroup '%s' is not root's", name);
+	return fd;
+}
+
+/*
+ * On v2, a controller acts in a cgroup only when every parent enables it
+ * for its children. memory and pids always (their peaks are the usage
+ * report), cpu when a quota is asked for. The parents have no processes of
+ * their own, as v2 requires.
+ */
+static int cgroup_enable_controllers(int dir, bool cpu)
+{
+	static const char *const names[] = { "memory", "pids", "cpu" };
+	char have[512], enabled[512], op[16];
+
+	if (cgroup_read(dir, "cgroup.controllers", have, sizeof(have)) < 0 ||
+	    cgroup_read(dir, "cgroup.subtree_control", enabled, sizeof(enabled)) < 0)
+		return -1;
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if ((!cpu && !strcmp(names[i], "cpu")) || !has_word(have, names[i]) || has_word(enabled, names[i]))
+			continue;
+		snprintf(op, sizeof(op), "+%s", names[i]);
+		if (cgroup_write(dir, "cgroup.subtree_control", op) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static void close_fd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+/* Lets go of every hierarchy (what was made stays). */
+static void cgroup_forget(void)
+{
+	for (size_t i = 0; i < cgroup.nr; i++) {
+		close_fd(&cgroup.h[i].run_fd);
+		close_fd(&cgroup.h[i].agent_fd);
+		close_fd(&cgroup.h[i].top_fd);
+		close_fd(&cgroup.h[i].root_fd);
+	}
+	cgroup.nr = 0;
+}
+
+/*
+ * au/AGENT/RUN in one hierarchy. -1 with errno; ENOENT or ENODEV when a
+ * concurrent run removed a parent meanwhile.
+ */
+static int cgroup_create_in(struct su_hierarchy *h, bool cpu)
+{
+	if (h->v2 && cgroup_enable_controllers(h->root_fd, cpu) < 0)
+		return -1;
+	if ((h->top_fd = cgroup_subdir(h->root_fd, SU_CGROUP_TOP, false)) < 0)
+		return -1;
+	if (h->v2 && cgroup_enable_controllers(h->top_fd, cpu) < 0)
+		return -1;
+	if ((h->agent_fd = cgroup_subdir(h->top_fd, AGENT_NAME, false)) < 0)
+		return -1;
+	if (h->v2 && cgroup_enable_controllers(h->agent_fd, cpu) < 0)
+		return -1;
+	if ((h->run_fd = cgroup_subdir(h->agent_fd, cgroup.run, true)) < 0)
+		return -1;
+	return 0;
+}
+
+
+static void sleep_ms(unsigned ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+/*
+ * Removes RUN (once its last process is gone), then AGENT and au when no
+ * other run uses them, in every hierarchy. What is left in RUN is killed
+ * first on v2 (cgroup.kill, Linux 5.14); on v1, and before 5.14, nothing can
+ * be left: every process of the run is in its PID namespace, whose end
+ * killed them all, and no process can be moved into a root-owned cgroup
+ * but by root. Never kill by pid from cgroup.procs: a pid may be reused.
+ */
+static void cgroup_remove(void)
+{
+	for (size_t i = 0; i < cgroup.nr; i++) {
+		struct su_hierarchy *h = &cgroup.h[i];
+
+		if (h->run_fd >= 0 && h->v2)
+			cgroup_write(h->run_fd, "cgroup.kill", "1");
+	}
+	for (size_t i = 0; i < cgroup.nr; i++) {
+		struct su_hierarchy *h = &cgroup.h[i];
+
+		if (h->run_fd >= 0) {
+			/* A task killed a moment ago may still be leaving it (EBUSY). */
+			for (int tries = 0; unlinkat(h->agent_fd, cgroup.run, AT_REMOVEDIR) < 0 &&
+					    errno == EBUSY && tries < 100; tries++)
+				sleep_ms(10);
+		}
+		if (h->agent_fd >= 0)
+			unlinkat(h->top_fd, AGENT_NAME, AT_REMOVEDIR);
+		if (h->top_fd >= 0)
+			unlinkat(h->root_fd, SU_CGROUP_TOP, AT_REMOVEDIR);
+		close_fd(&h->run_fd);
+		close_fd(&h->agent_fd);
+		close_fd(&h->top_fd);
+	}
+}
+
+/* RUN holds no process (or is gone) in any hierarchy. */
+static bool cgroup_empty(void)
+{
+	char buf[16];
+
+	for (size_t i = 0; i < cgroup.nr; i++) {
+		if (cgroup.h[i].run_fd >= 0 && cgroup_read(cgroup.h[i].run_fd, "cgroup.procs", buf, sizeof(buf)) > 0)
+			return false;
+	}
+	return true;
+}
+
+/* RUN: our pid, which no other live run has, and random bits against a pid reused in another PID namespace. */
+static void cgroup_name_run(void)
+{
+	unsigned int bits = 0;
+
+	if (getrandom(&bits, sizeof(bits), GRND_NONBLOCK) != (ssize_t)sizeof(bits)) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		bits = (unsigned int)ts.tv_nsec;
+	}
+	snprintf(cgroup.run, sizeof(cgroup.run), "run-%d-%08x", (int)getpid(), bits);
+}
+
+/*
+ * RUN in every hierarchy, or none: a concurrent run that removes AGENT or au
+ * between our mkdir and our use of it makes us start again. Returns false
+ * when cgroups cannot be made here at all (read-only, a container's).
+ */
+static bool cgroup_create(bool cpu)
+{
+	for (int attempt = 0;; attempt++) {
+		size_t made = 0;
+		int saved;
+
+		cgroup_name_run();
+		while (made < cgroup.nr && cgroup_create_in(&cgroup.h[made], cpu) == 0)
+			made++;
+		if (made == cgroup.nr)
+			return true;
+		saved = errno;
+		cgroup_remove();
+		if (saved == EROFS || saved == EACCES || saved == EPERM)
+			return false;
+		if ((saved != ENOENT && saved != ENODEV && saved != EEXIST) || attempt == 10) {
+			errno = saved;
+			die_errno("cannot create the run's cgroup");
+		}
+	}
+}
+
+/* Writes a limit; false when this hierarchy has no such controller. */
+static bool cgroup_limit(int dir, const char *file, unsigned long long value)
+{
+	char text[32];
+
+	snprintf(text, sizeof(text), "%llu", value);
+	if (cgroup_write(dir, file, text) == 0)
+		return true;
+	if (errno != ENOENT)
+		die_errno("cannot set '%s' of the run's cgroup", file);
+	return false;
+}
+
+/*
+ * Memory without swap (or the limit would leak into it), a CPU quota, a
+ * task count. On v2, memory.oom.group stays 0: out of memory, the kernel
+ * kills the biggest process, not the whole run with the agent's own runtime.
+ */
+static void cgroup_set_limits(const struct su_request *req)
+{
+	unsigned long long quota = req->cpu_percent * SU_CPU_PERIOD_USEC / 100;
+	bool memory = false, cpu = false;
+
+	for (size_t i = 0; i < cgroup.nr; i++) {
+		const struct su_hierarchy *h = &cgroup.h[i];
+		int dir = h->run_fd;
+
+		if (h->v2) {
+			if (req->memory_max && cgroup_limit(dir, "memory.max", req->memory_max)) {
+				memory = true;
+				cgroup_limit(dir, "memory.swap.max", 0);
+			}
+			cgroup_write(dir, "memory.oom.group", "0");
+			if (req->cpu_percent) {
+				char text[64];
+
+				snprintf(text, sizeof(text), "%llu %llu", quota, SU_CPU_PERIOD_USEC);
+				if (cgroup_write(dir, "cpu.max", text) == 0)
+					cpu = true;
+				else if (errno != ENOENT)
+					die_errno("cannot set 'cpu.max' of the run's cgroup");
+			}
+		} else {
+			if (req->memory_max && cgroup_limit(dir, "memory.limit_in_bytes", req->memory_max)) {
+				memory = true;
+				/* Without swap accounting (swapaccount=0), the next best thing. */
+				if (!cgroup_limit(dir, "memory.memsw.limit_in_bytes", req->memory_max))
+					cgroup_limit(dir, "memory.swappiness", 0);
+			}
+			if (req->cpu_percent && cgroup_limit(dir, "cpu.cfs_period_us", SU_CPU_PERIOD_USEC))
+				cpu = cgroup_limit(dir, "cpu.cfs_quota_us", quota);
+		}
+		if (req->tasks_max)
+			cgroup_limit(dir, "pids.max", req->tasks_max);
+	}
+	/* A tasks limit holds without a pids controller: RLIMIT_NPROC (limit_agent). */
+	if (req->memory_max && !memory)
+		die("cannot limit memory: no cgroup memory controller here");
+	if (req->cpu_percent && !cpu)
+		die("cannot limit CPU time: no cgroup cpu controller here");
+}
+
+/*
+ * A root process of its own, out of every namespace of the run, that
+ * removes the run's cgroups once they are empty, whenever the outer side
+ * cannot: it was killed, it failed, or (-k) it left processes running. It
+ * wakes when the last holder of the pipe's other end, the outer side, ends.
+ */
+__attribute__((noreturn))
+static void cgroup_sweep(const struct su_request *req, int wake_fd)
+{
+	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	char byte;
+
+	/* Nothing of au's: its pipes, terminal and report channel must close with the outer side. */
+	if (null < 0)
+		_exit(SU_EXIT_SELF);
+	dup2(null, 0);
+	dup2(null, 1);
+	dup2(null, 2);
+	if (req->report)
+		close(SU_REPORT_FD);
+	setsid(); /* no signal from the human's terminal */
+	while (read(wake_fd, &byte, 1) < 0 && errno == EINTR)
+		;
+	for (unsigned ms = 10; !cgroup_empty(); ms = ms < 1000 ? ms * 2 : 1000)
+		sleep_ms(ms);
+	cgroup_remove();
+	_exit(0);
+}
+
+static void cgroup_start_sweeper(const struct su_request *req)
+{
+	int wake[2];
+	pid_t pid;
+
+	if (pipe2(wake, O_CLOEXEC) < 0)
+		die_errno("cannot create a pipe");
+	pid = fork();
+	if (pid < 0)
+		die_errno("cannot fork");
+	if (pid == 0) {
+		close(wake[1]);
+		cgroup_sweep(req, wake[0]);
+	}
+	close(wake[0]);
+	cgroup.sweeper_fd = wake[1];
+}
+
+/* A component of path is a login session's scope (logind's "session-N.scope"). */
+static bool in_session_scope(const char *path)
+{
+	for (const char *c = path; (c = strstr(c, "/session-")); c++) {
+		const char *end = strchr(c + 1, '/');
+		size_t n = end ? (size_t)(end - c) : strlen(c);
+
+		if (n > 6 && !strncmp(c + n - 6, ".scope", 6))
+			return true;
+	}
+	return false;
+}
+
+/* The scope's name au chose: "au-AGENT-HEX.scope". */
+static bool our_scope_name(const char *name)
+{
+	static const char prefix[] = "au-" AGENT_NAME "-";
+	size_t len = strlen(name), n = sizeof(prefix) - 1;
+
+	if (strncmp(name, prefix, n) || len < n + 7 || strcmp(name + len - 6, ".scope"))
+		return false;
+	for (const char *p = name + n; p < name + len - 6; p++) {
+		if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
+			return false;
+	}
+	return true;
+}
+
+/* A limit found in the scope is at most what was asked for. */
+static void check_scope_limit(int dir, const char *file, unsigned long long asked, const char *what)
+{
+	unsigned long long found;
+
+	if (!cgroup_read_number(dir, file, &found) || found > asked)
+		die("the systemd scope does not limit %s as asked: is its controller delegated to your user manager?", what);
+}
+
+/*
+ * With systemd: au asked the human's user manager for a scope with the
+ * limits and started us in it. We check it, by reading only: our cgroup v2
+ * is "au-AGENT-HEX.scope" below user@CALLER.service, no hierarchy has us in
+ * a login session's scope, and each limit asked for is there.
+ */
+static void cgroup_verify_scope(const struct su_request *req)
+{
+	char text[8192], expected[128], *path = NULL, *line, *leaf;
+	size_t len = 0;
+	ssize_t n;
+	int fd, dir;
+
+	fd = open("/proc/self/cgroup", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		die_errno("cannot read /proc/self/cgroup");
+	while ((n = read(fd, text + len, sizeof(text) - 1 - len)) > 0)
+		len += (size_t)n;
+	if (n < 0 || len == 0 || len == sizeof(text) - 1)
+		die("cannot read /proc/self/cgroup whole");
+	close(fd);
+	text[len] = '\0';
+	for (line = text; *line;) {
+		char *end = strchr(line, '\n');
+
+		if (end)
+			*end = '\0';
+		for (const char *p = line; *p; p++) {
+			if ((unsigned char)*p < 0x20 || *p == 0x7f)
+				die("/proc/self/cgroup names a cgroup with control characters");
+		}
+		if (in_session_scope(line))
+			die("started in a login session's cgroup (%s), not in a scope of its own", line);
+		if (!strncmp(line, "0::", 3))
+			path = line + 3;
+		if (!end)
+			break;
+		line = end + 1;
+	}
+	snprintf(expected, sizeof(expected), "/user.slice/user-%u.slice/user@%u.service/",
+		 (unsigned)CALLER_UID, (unsigned)CALLER_UID);
+	leaf = path ? strrchr(path, '/') : NULL;
+	if (!path || strncmp(path, expected, strlen(expected)) || !normal_path(path) || !our_scope_name(leaf + 1))
+		die("not started in a systemd scope of its own (cgroup v2 '%s')", path ? path : "none");
+
+	cgroup_find_hierarchies(false);
+	dir = -1;
+	for (size_t i = 0; i < cgroup.nr; i++) {
+		if (cgroup.h[i].v2)
+			dir = fcntl(cgroup.h[i].root_fd, F_DUPFD_CLOEXEC, 0);
+	}
+	cgroup_forget(); /* nothing to make here: the tree is systemd's */
+	if (dir < 0)
+		die("no cgroup v2 hierarchy at " SU_CGROUP_FS);
+	/* Walk down the scope's path, component by component, following nothing. */
+	for (char *c = path + 1; *c;) {
+		char *slash = strchr(c, '/');
+		int next;
+
+		if (slash)
+			*slash = '\0';
+		next = openat(dir, c, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (next < 0)
+			die_errno("cannot open the scope's cgroup");
+		close(dir);
+		dir = next;
+		if (!slash)
+			break;
+		c = slash + 1;
+	}
+	if (req->memory_max) {
+		check_scope_limit(dir, "memory.max", req->memory_max, "memory");
+		check_scope_limit(dir, "memory.swap.max", 0, "swap");
+	}
+	if (req->tasks_max)
+		check_scope_limit(dir, "pids.max", req->tasks_max, "tasks");
+	if (req->cpu_percent) {
+		unsigned long long quota, period;
+		char cpu_max[64], *space;
+
+		if (cgroup_read(dir, "cpu.max", cpu_max, sizeof(cpu_max)) < 0 || !(space = strchr(cpu_max, ' ')))
+			die("the systemd scope does not limit CPU time as asked");
+		*space = '\0';
+		space[strcspn(space + 1, "\n") + 1] = '\0';
+		if (!parse_number(cpu_max, 1, ~0ULL / 100, &quota) || !parse_number(space + 1, 1, ~0ULL, &period) ||
+		    quota * 100 > req->cpu_percent * period)
+			die("the systemd scope does not limit CPU time as asked");
+	}
+	cgroup.scope_fd = dir;
+}
+
+/*
+ * Before the namespaces: the run's cgroup, verified (systemd) or made, with
+ * its limits. Where no cgroup can be had at all, a run without limits goes
+ * on: nobody tracks sessions by cgroup there either.
+ */
+static void setup_cgroup(const struct su_request *req)
+{
+	bool limits = req->memory_max || req->cpu_percent;
+
+	if (systemd_booted()) {
+		cgroup_verify_scope(req);
+		return;
+	}
+	for (const char *p = AGENT_NAME; *p; p++) {
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_' || *p == '-'))
+			die("the agent's name is not fit for a cgroup");
+	}
+	cgroup_find_hierarchies(req->cpu_percent != 0);
+	if (cgroup.nr && !cgroup_create(req->cpu_percent != 0))
+		cgroup_forget();
+	if (!cgroup.nr) {
+		if (limits)
+			die("cannot limit memory or CPU time: no cgroup can be made here");
+		return;
+	}
+	cgroup_start_sweeper(req);
+	cgroup_set_limits(req);
+}
+
+#ifndef CLONE_INTO_CGROUP
+#define CLONE_INTO_CGROUP 0x200000000ULL
+#endif
+
+/* clone3's arguments (Linux 5.3), up to cgroup (5.7); spelled out for musl. */
+struct su_clone_args {
+	unsigned long long flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls;
+	unsigned long long set_tid, set_tid_size, cgroup;
+};
+
+/*
+ * fork(), but on v2 straight into the run's cgroup (clone3 with
+ * CLONE_INTO_CGROUP): the child never runs a moment outside it. *placed
+ * says so, in both processes. Older kernels get a plain fork, and the child
+ * moves itself (cgroup_enter). The child of a raw clone3 must not use what
+ * relies on the C library's idea of its thread id (raise, abort); init never
+ * does, and what it forks comes from fork() again.
+ */
+static pid_t fork_into_cgroup(bool *placed)
+{
+	*placed = false;
+	for (size_t i = 0; i < cgroup.nr; i++) {
+		struct su_clone_args args = { 0 };
+		long pid;
+
+		if (!cgroup.h[i].v2)
+			continue;
+		args.flags = CLONE_INTO_CGROUP;
+		args.exit_signal = SIGCHLD;
+		args.cgroup = (unsigned long long)cgroup.h[i].run_fd;
+		pid = syscall(SYS_clone3, &args, sizeof(args));
+		if (pid >= 0) {
+			*placed = true;
+			return (pid_t)pid;
+		}
+		/* Before 5.7 (5.3 for clone3 itself), or a seccomp filter that predates it. */
+		if (errno != ENOSYS && errno != E2BIG && errno != EINVAL && errno != EPERM)
+			die_errno("cannot start init in the run's cgroup");
+		break;
+	}
+	return fork();
+}
+
+/*
+ * In init, still root, before anything of the agent's runs: into the run's
+ * cgroup in every hierarchy not done by clone3 (writing 0 moves the writer),
+ * then none of the cgroup fds is kept, and a cgroup namespace rooted there,
+ * so that the agent's /proc/self/cgroup names nothing of the host's.
+ */
+static void cgroup_enter(bool placed_v2)
+{
+	for (size_t i = 0; i < cgroup.nr; i++) {
+		struct su_hierarchy *h = &cgroup.h[i];
+
+		if (!(h->v2 && placed_v2) && cgroup_write(h->run_fd, "cgroup.procs", "0") < 0)
+			die_errno("cannot enter the run's cgroup");
+	}
+	cgroup_forget();
+	close_fd(&cgroup.scope_fd);
+	close_fd(&cgroup.sweeper_fd);
+	if (unshare(CLONE_NEWCGROUP) < 0 && errno != EINVAL)
+		die_errno("cannot create a cgroup namespace");
+}
+
+/* What the run used, from its cgroup: the first hierarchy that has each figure. */
+static void cgroup_read_usage(struct su_usage *u)
+{
+	long ticks = sysconf(_SC_CLK_TCK);
+
+	for (size_t i = 0; i <= cgroup.nr; i++) {
+		bool v2 = i == cgroup.nr ? true : cgroup.h[i].v2;
+		int dir = i == cgroup.nr ? cgroup.scope_fd : cgroup.h[i].run_fd;
+		unsigned long long n, user, system;
+
+		if (dir < 0)
+			continue;
+		if (!(u->measured & SU_USAGE_CPU) && v2 && cgroup_read_key(dir, "cpu.stat", "usage_usec", &u->cpu_usec)) {
+			u->measured |= SU_USAGE_CPU;
+			if (cgroup_read_key(dir, "cpu.stat", "user_usec", &u->user_usec) &&
+			    cgroup_read_key(dir, "cpu.stat", "system_usec", &u->system_usec))
+				u->measured |= SU_USAGE_CPU_SPLIT;
+		}
+		if (!(u->measured & SU_USAGE_CPU) && !v2 && cgroup_read_number(dir, "cpuacct.usage", &n)) {
+			u->measured |= SU_USAGE_CPU;
+			u->cpu_usec = n / 1000;
+			if (ticks > 0 && cgroup_read_key(dir, "cpuacct.stat", "user", &user) &&
+			    cgroup_read_key(dir, "cpuacct.stat", "system", &system)) {
+				u->user_usec = user * 1000000ULL / (unsigned long long)ticks;
+				u->system_usec = system * 1000000ULL / (unsigned long long)ticks;
+				u->measured |= SU_USAGE_CPU_SPLIT;
+			}
+		}
+		if (!(u->measured & SU_USAGE_MEMORY) &&
+		    cgroup_read_number(dir, v2 ? "memory.peak" : "memory.max_usage_in_bytes", &u->memory_peak))
+			u->measured |= SU_USAGE_MEMORY;
+		if (!(u->measured & SU_USAGE_OOM) &&
+		    cgroup_read_key(dir, v2 ? "memory.events" : "memory.oom_control", "oom_kill", &u->oom_kills))
+			u->measured |= SU_USAGE_OOM;
+		if (!(u->measured & SU_USAGE_TASKS) && cgroup_read_number(dir, "pids.peak", &u->tasks_peak))
+			u->measured |= SU_USAGE_TASKS;
+		if (i < cgroup.nr)
+			u->placement |= v2 ? SU_PLACED_V2 : SU_PLACED_V1;
+		else
+			u->placement |= SU_PLACED_SYSTEMD;
+	}
 }
 
 /* --- dropping privileges ------------------------------------------------- */
@@ -1636,6 +2575,64 @@ static void drop_privileges(void)
 		die_errno("cannot set no_new_privs");
 	/* Explicit, though the uid change already did it: no ptrace, no core. */
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+}
+
+/* --- the agent's keyring and resource limits ----------------------------- */
+
+#define SU_KEYCTL_GET_KEYRING_ID 0
+#define SU_KEYCTL_JOIN_SESSION_KEYRING 1
+#define SU_KEY_SPEC_SESSION_KEYRING (-3)
+
+/* The session keyring this process possesses (create nothing), or -1. */
+static long session_keyring(void)
+{
+	return syscall(SYS_keyctl, SU_KEYCTL_GET_KEYRING_ID, SU_KEY_SPEC_SESSION_KEYRING, 0L, 0L, 0L);
+}
+
+/*
+ * After the drop, as the agent: a new session keyring of its own, as
+ * pam_keyinit's "force revoke" gives a login (sudo and su get one from PAM;
+ * we have no PAM). The caller's session keyring, joined at login and
+ * inherited through exec, and the user keyring linked into it, are no
+ * longer possessed: their keys cannot be searched, read or used. Then prove
+ * it against the caller's keyring, read before the drop.
+ */
+static void new_session_keyring(long callers)
+{
+	long ring = syscall(SYS_keyctl, SU_KEYCTL_JOIN_SESSION_KEYRING, NULL, 0L, 0L, 0L);
+
+	if (ring < 0) {
+		/* No keys in this kernel, or keyctl refused to all (a container's seccomp): none possessed. */
+		if ((errno == ENOSYS || errno == EPERM) && callers < 0 && session_keyring() < 0)
+			return;
+		die_errno("cannot give the agent a session keyring of its own");
+	}
+	if (ring == callers || session_keyring() != ring)
+		die("the caller's session keyring is still the agent's after the switch");
+}
+
+/*
+ * As the agent, which can only lower them: no core dumps (a core lands in
+ * the working directory, often a shared folder, with the secrets of the
+ * process's memory), and a cap on the processes and threads of the agent's
+ * uid. The kernel counts that cap over all the agent's runs, and it holds
+ * where no cgroup can be had. No RLIMIT_AS: runtimes reserve address space
+ * they never use, and memory is the cgroup's to limit.
+ */
+static void limit_agent(const struct su_request *req)
+{
+	struct rlimit none = { 0, 0 }, nproc;
+	rlim_t tasks = (rlim_t)(req->tasks_max ? req->tasks_max : SU_TASKS_DEFAULT);
+
+	if (setrlimit(RLIMIT_CORE, &none) < 0)
+		die_errno("cannot turn core dumps off");
+	if (getrlimit(RLIMIT_NPROC, &nproc) < 0)
+		die_errno("cannot read RLIMIT_NPROC");
+	if (nproc.rlim_max != RLIM_INFINITY && nproc.rlim_max < tasks)
+		tasks = nproc.rlim_max;
+	nproc.rlim_cur = nproc.rlim_max = tasks;
+	if (setrlimit(RLIMIT_NPROC, &nproc) < 0)
+		die_errno("cannot set RLIMIT_NPROC");
 }
 
 /* --- the command --------------------------------------------------------- */
@@ -1732,6 +2729,8 @@ static const int forwarded[] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGU
  * side through ctl_fd), reaps orphans, reports the command's status through
  * status_fd, and then ends every other process of the agent in the namespace
  * (unless keep_running). When pid 1 exits the kernel kills the rest anyway.
+ * It dies with the outer side (PR_SET_PDEATHSIG), but for the processes kept
+ * with -k once the command has exited.
  */
 __attribute__((noreturn))
 static void run_init(const struct su_request *req, int ctl_fd, int status_fd)
@@ -1813,6 +2812,9 @@ static void run_init(const struct su_request *req, int ctl_fd, int status_fd)
 			if (pid == child && !child_done) {
 				child_done = true;
 				code = status_to_code(status);
+				/* Before the outer side can read it and leave: what -k keeps stays. */
+				if (req->keep_running)
+					prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
 				(void)!write(status_fd, &status, sizeof(status));
 				close(status_fd);
 				if (!req->keep_running)
@@ -1859,16 +2861,29 @@ struct init_pipes {
 };
 
 /*
- * Forks pid 1 of the new PID namespace, which becomes the agent for good and
- * runs the command under run_init().
+ * The outer side has ended before PR_SET_PDEATHSIG could be armed: the
+ * write end of the ctl pipe, which only it holds, is closed.
+ */
+static bool outer_side_gone(int ctl_fd)
+{
+	struct pollfd pfd = { .fd = ctl_fd, .events = POLLIN };
+
+	return poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLHUP);
+}
+
+/*
+ * Forks pid 1 of the new PID namespace, straight into the run's cgroup,
+ * which becomes the agent for good and runs the command under run_init().
  */
 static pid_t spawn_init(const struct su_request *req, struct init_pipes *p)
 {
+	bool in_cgroup;
+	long callers_keyring;
 	pid_t init;
 
 	if (pipe2(p->ctl, O_CLOEXEC) < 0 || pipe2(p->status, O_CLOEXEC) < 0)
 		die_errno("cannot create pipes");
-	init = fork();
+	init = fork_into_cgroup(&in_cgroup);
 	if (init < 0)
 		die_errno("cannot fork");
 	if (init > 0) {
@@ -1881,16 +2896,22 @@ static pid_t spawn_init(const struct su_request *req, struct init_pipes *p)
 	if (req->report)
 		close(SU_REPORT_FD);
 	watch_close_in_child();
+	cgroup_enter(in_cgroup);
 	/* A /proc of the new PID namespace: the human's processes are not in it. */
 	if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
 		die_errno("cannot mount /proc");
+	callers_keyring = session_keyring();
 	drop_privileges();
 	/*
-	 * After the uid change, which clears it: die with the outer side
-	 * (which, with -k, leaves as soon as the command has).
+	 * After the uid change, which clears it: die with the outer side. If
+	 * it is gone already, the EOF on ctl_fd says so to run_init().
 	 */
-	if (!req->keep_running)
-		prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+		die_errno("cannot tie init to the outer side");
+	if (outer_side_gone(p->ctl[0]))
+		_exit(SU_EXIT_SELF);
+	limit_agent(req);
+	new_session_keyring(callers_keyring);
 	/* Leave the caller's session: its terminal is never ours to open. */
 	if (setsid() < 0)
 		die_errno("cannot create a session");
@@ -1902,23 +2923,62 @@ static pid_t spawn_init(const struct su_request *req, struct init_pipes *p)
 }
 
 /*
- * The outer side becomes the caller again: it only waits and passes signals
- * on. With -W it keeps root as its saved uid alone, for watch_report() at
- * the end, which gives it up for good.
+ * With -c, au is our parent and waits for us: when it dies, in any way, so
+ * does the run (init dies with us, and the sweeper removes the cgroup). A
+ * setuid exec clears what au could have set, and so does every change of
+ * credentials (setfsuid included): this comes after each. au may also be
+ * gone already, which its end of the report channel tells.
  */
-static void drop_to_caller(const struct su_request *req)
+static void die_with_au(const struct su_request *req)
 {
-	uid_t saved = req->watch ? 0 : CALLER_UID;
+	struct pollfd pfd = { .fd = SU_REPORT_FD, .events = 0 };
 
-	if (setresuid(CALLER_UID, CALLER_UID, saved) < 0)
+	if (!req->report)
+		return;
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+		die_errno("cannot tie the run to au");
+	if (poll(&pfd, 1, 0) == 1 && (pfd.revents & (POLLHUP | POLLERR)))
+		die("au is gone");
+}
+
+/*
+ * While the command runs, the outer side is the caller, with root kept as
+ * its saved uid alone for the root work at the end (end_of_run(),
+ * watch_report()): what it does meanwhile (pass signals on, read the
+ * watch's events, wait) needs no privilege. Not dumpable: the caller cannot
+ * ptrace a process that can become root again.
+ */
+static void drop_while_waiting(void)
+{
+	if (setresuid(CALLER_UID, CALLER_UID, 0) < 0)
 		die_errno("cannot return to the caller's uid");
-	/* Not dumpable: the caller cannot ptrace a process that can become root again. */
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-	if (CALLER_UID != 0 && !req->watch && setuid(0) != -1)
+}
+
+/* For the root work at the end of the run; why it is safe is said there. */
+static void regain_root(void)
+{
+	if (seteuid(0) < 0)
+		die_errno("cannot become root again for the end of the run");
+}
+
+/*
+ * The outer side becomes the caller again, for good, once the root work at
+ * the end of the run is done: it only reports then.
+ */
+static void drop_to_caller(void)
+{
+	if (setresuid(CALLER_UID, CALLER_UID, CALLER_UID) < 0)
+		die_errno("cannot return to the caller's uid");
+	if (CALLER_UID != 0 && setuid(0) != -1)
 		die("root can be regained on the outer side");
 }
 
-/* Signals sent to us (by au, or a terminal) go on to init, which passes them to the command. */
+/*
+ * Signals sent to us (by au, or a terminal) go on to init, which passes
+ * them to the command. While the command runs, this and waiting are all
+ * the outer side does: it keeps root only for end_of_run().
+ */
 static void forward_signals(int ctl_fd)
 {
 	struct sigaction sa;
@@ -1972,10 +3032,47 @@ static int wait_for_command(const struct su_request *req, pid_t init, int status
 	return status;
 }
 
+static unsigned long long monotonic_usec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (unsigned long long)ts.tv_sec * 1000000ULL + (unsigned long long)ts.tv_nsec / 1000ULL;
+}
+
+/*
+ * The root work at the end of a run, in one place: what the run used, then
+ * whatever is left of it killed and its cgroup removed (with -k, the sweeper
+ * does that once the processes kept have ended). Without a cgroup, the
+ * usage of init and every process it reaped.
+ */
+static void end_of_run(const struct su_request *req, unsigned long long started, struct su_usage *usage)
+{
+	struct rusage ru;
+
+	usage->wall_usec = monotonic_usec() - started;
+	usage->measured |= SU_USAGE_WALL;
+	cgroup_read_usage(usage);
+	if (!(usage->measured & SU_USAGE_CPU) && !req->keep_running && getrusage(RUSAGE_CHILDREN, &ru) == 0) {
+		usage->user_usec = (unsigned long long)ru.ru_utime.tv_sec * 1000000ULL + (unsigned long long)ru.ru_utime.tv_usec;
+		usage->system_usec = (unsigned long long)ru.ru_stime.tv_sec * 1000000ULL + (unsigned long long)ru.ru_stime.tv_usec;
+		usage->cpu_usec = usage->user_usec + usage->system_usec;
+		usage->measured |= SU_USAGE_CPU | SU_USAGE_CPU_SPLIT;
+		if (!(usage->measured & SU_USAGE_MEMORY)) {
+			usage->memory_peak = (unsigned long long)ru.ru_maxrss * 1024ULL;
+			usage->measured |= SU_USAGE_MEMORY | SU_USAGE_MEMORY_LARGEST;
+		}
+	}
+	if (!req->keep_running)
+		cgroup_remove();
+}
+
 int main(int argc, char **argv, char **envp)
 {
 	static struct su_request req;
+	struct su_usage usage = { 0 };
 	struct init_pipes pipes;
+	unsigned long long started;
 	const char *why;
 	pid_t init;
 	int status;
@@ -1987,13 +3084,22 @@ int main(int argc, char **argv, char **envp)
 		die("%s", why);
 	keep_report_channel(&req);
 	build_env(&req, envp);
+	setup_cgroup(&req);
 	watch_setup(&req);
 	setup_mounts(&req);
+	die_with_au(&req);
+	started = monotonic_usec();
 	init = spawn_init(&req, &pipes);
-	drop_to_caller(&req);
+	drop_while_waiting();
+	die_with_au(&req);
 	forward_signals(pipes.ctl[1]);
 	status = wait_for_command(&req, init, pipes.status[0]);
+	regain_root();
+	end_of_run(&req, started, &usage);
 	watch_report(&req);
+	drop_to_caller();
+	die_with_au(&req);
+	report(&req, SU_REPORT_USAGE, &usage, sizeof(usage));
 	report(&req, SU_REPORT_DONE, NULL, 0);
 	return status_to_code(status);
 }

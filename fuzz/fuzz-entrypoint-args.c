@@ -165,6 +165,11 @@ static void fuzz_check_request(int argc, char *const argv[], const struct su_req
 		FUZZ_CHECK(fuzz_is_arg(argc, argv, req->directory), "directory is not an argument");
 		FUZZ_CHECK(req->directory[0] == '/', "relative directory '%s'", req->directory);
 	}
+	FUZZ_CHECK(req->memory_max == 0 || (req->memory_max >= SU_MEMORY_MIN && req->memory_max <= SU_MEMORY_MAX),
+		   "memory limit %llu out of bounds", req->memory_max);
+	FUZZ_CHECK(req->cpu_percent <= SU_CPU_PERCENT_MAX, "CPU limit %llu out of bounds", req->cpu_percent);
+	FUZZ_CHECK(req->tasks_max == 0 || (req->tasks_max >= SU_TASKS_MIN && req->tasks_max <= SU_TASKS_MAX),
+		   "tasks limit %llu out of bounds", req->tasks_max);
 	FUZZ_CHECK(req->command != NULL, "no command");
 	FUZZ_CHECK(req->command > argv && req->command < argv + argc, "command outside argv");
 	FUZZ_CHECK(req->command[0] && req->command[0][0], "empty command");

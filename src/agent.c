@@ -168,24 +168,34 @@ bool process_has_gid(gid_t gid)
 	return false;
 }
 
-bool agent_has_processes(uid_t uid)
+int for_each_process_of(uid_t uid, int (*fn)(int proc_fd, const char *pid, void *data), void *data)
 {
 	DIR *d = opendir("/proc");
 	struct dirent *e;
-	bool found = false;
+	int ret = 0;
 
 	if (!d)
-		return false;
-	while (!found && (e = readdir(d))) {
+		return 0;
+	while (!ret && (e = readdir(d))) {
 		struct stat st;
 
 		if (e->d_name[0] < '0' || e->d_name[0] > '9')
 			continue;
 		if (fstatat(dirfd(d), e->d_name, &st, 0) == 0 && st.st_uid == uid)
-			found = true;
+			ret = fn(dirfd(d), e->d_name, data);
 	}
 	closedir(d);
-	return found;
+	return ret;
+}
+
+static int found_one(int proc_fd, const char *pid, void *data)
+{
+	return 1;
+}
+
+bool agent_has_processes(uid_t uid)
+{
+	return for_each_process_of(uid, found_one, NULL) != 0;
 }
 
 char *entrypoint_install_path(const char *name)

@@ -64,6 +64,11 @@ bool process_has_gid(gid_t gid);
 
 /* Any process of uid still running (userdel refuses then, and a mount stays in its view)? */
 bool agent_has_processes(uid_t uid);
+/*
+ * Calls fn for each process of uid in /proc (proc_fd is /proc's, pid its
+ * entry there) until fn returns non-zero, which is returned; else 0.
+ */
+int for_each_process_of(uid_t uid, int (*fn)(int proc_fd, const char *pid, void *data), void *data);
 
 /* Where au new installs the agent's entrypoint. Caller frees. */
 char *entrypoint_install_path(const char *name);

@@ -13,7 +13,7 @@
 static const struct command {
 	const char *name;
 	int (*fn)(int argc, char **argv, struct au_ctx *ctx);
-	unsigned setup; /* enum au_setup_flags; mount and env set theirs per subcommand */
+	unsigned setup; /* enum au_setup_flags; mount, env and limit set theirs per subcommand */
 	const char *summary;
 } commands[] = {
 	/* LOCK_READ: a "no" to its question leaves no lock file; it takes the write lock after the "yes". */
@@ -25,6 +25,7 @@ static const struct command {
 	{ "repair", cmd_repair, NEED_CONFIG | LOCK_WRITE, "adopt or import an agent, or rebuild its entrypoint" },
 	{ "mount", cmd_mount, 0, "share folders of your home with an agent (add, remove, list)" },
 	{ "env", cmd_env, 0, "store environment variables for an agent's runs (set, unset, list)" },
+	{ "limit", cmd_limit, 0, "limit the memory, CPU and tasks of an agent's runs (set, unset, list)" },
 };
 
 struct agent *au_setup(struct au_ctx *ctx, const char *agent_name)

@@ -23,7 +23,8 @@ static const char info_usage[] =
 	"Usage: au info [-a NAME]\n"
 	"\n"
 	"Show an agent's user, group, home, entrypoint and mounts, the ACL entries that\n"
-	"give it access to your files, and check that each piece is healthy.\n"
+	"give it access to your files, what still runs as it (--keep-running), and check\n"
+	"that each piece is healthy.\n"
 	"The exit status is 0 when everything is ok, 1 when something is broken.\n"
 	"\n"
 	"  -a, --agent NAME  the agent (default: agent)\n"
@@ -199,6 +200,46 @@ static void print_mounts(const struct agent *a, const struct human *hu)
 		print_acl_entries(a->mounts[i].source, ACL_TYPE_ACCESS, "");
 		print_acl_entries(a->mounts[i].source, ACL_TYPE_DEFAULT, "default:");
 	}
+}
+
+/* One process of the agent's: its pid and command line, escaped (the agent chose it). */
+static int print_process(int proc_fd, const char *pid, void *data)
+{
+	char path[64], buf[256];
+	autoclose int fd = -1;
+	autofree char *shown = NULL;
+	ssize_t n = -1;
+	int *count = data;
+
+	snprintf(path, sizeof(path), "%s/cmdline", pid);
+	fd = openat(proc_fd, path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0)
+		n = read(fd, buf, sizeof(buf) - 1);
+	if (n <= 0)
+		return 0; /* gone, or a zombie */
+	buf[n] = '\0';
+	for (ssize_t i = 0; i < n; i++) {
+		if (!buf[i])
+			buf[i] = ' ';
+	}
+	if (n > 0 && buf[n - 1] == ' ')
+		buf[n - 1] = '\0';
+	shown = escape_display(buf);
+	if (!(*count)++)
+		printf("Running:\n");
+	printf("  %-7s %s%s\n", pid, shown, n == (ssize_t)sizeof(buf) - 1 ? " ..." : "");
+	return 0;
+}
+
+/* What still runs as the agent: kept with --keep-running, or started outside au. */
+static void print_running(const struct agent_user *u)
+{
+	int count = 0;
+
+	if (u->user_exists)
+		for_each_process_of(u->uid, print_process, &count);
+	if (!count)
+		printf("Running:     nothing\n");
 }
 
 static void check_home(struct health *h, const struct agent_user *u)
@@ -414,6 +455,7 @@ int cmd_info(int argc, char **argv, struct au_ctx *ctx)
 
 	print_identity(a, &u);
 	print_mounts(a, &hu);
+	print_running(&u);
 	broken = check_health(a, &u, &hu);
 	if (broken)
 		printf("%d broken: see above\n", broken);

@@ -9,10 +9,12 @@
 #include "au.h"
 #include "config.h"
 #include "entrypoint.h"
+#include "limit.h"
 #include "path-check.h"
 #include "paths.h"
 #include "protect.h"
 #include "report.h"
+#include "scope.h"
 #include "sys.h"
 #include "term.h"
 #include "util.h"
@@ -29,10 +31,11 @@
 
 static const char run_usage[] =
 	"Usage: au run [-a NAME] [-e KEY[=VALUE]]... [-d DIR] [--no-login] [--keep-running]\n"
-	"              [--] COMMAND [ARG]...\n"
+	"              [--limit KEY=VALUE]... [--stats] [-v] [--] COMMAND [ARG]...\n"
 	"\n"
-	"Run COMMAND as the agent, in its own mount and PID namespaces, with a scrubbed\n"
-	"environment and, when you are on a terminal, a pseudo-terminal of its own.\n"
+	"Run COMMAND as the agent, in a cgroup and mount, PID and IPC namespaces of its\n"
+	"own, with the limits of 'au limit', a scrubbed environment and, when you are on a\n"
+	"terminal, a pseudo-terminal of its own.\n"
 	"\n"
 	"  -a, --agent NAME       the agent (default: agent)\n"
 	"  -e, --env KEY[=VALUE]  set KEY for the command; a bare KEY passes your value\n"
@@ -43,6 +46,11 @@ static const char run_usage[] =
 	"      --no-login         run COMMAND directly, not through the agent's login shell\n"
 	"      --keep-running     leave the agent's background processes running after\n"
 	"                         COMMAND exits (they are killed otherwise)\n"
+	"      --limit KEY=VALUE  a limit for this run, over 'au limit': memory=16G,\n"
+	"                         cpu=150%, tasks=512, or KEY=max for none\n"
+	"      --stats            at the end, print what the run used on stderr: wall\n"
+	"                         and CPU time, peak memory and tasks, OOM kills\n"
+	"  -v, --verbose          say the limits, where the run lived, and --stats\n"
 	"  -h, --help             show this help\n"
 	"\n"
 	"Only LANG and TERM pass from your environment, plus what 'au env' stored and\n"
@@ -59,6 +67,9 @@ struct run_opts {
 	const char *directory;
 	bool no_login;
 	bool keep_running;
+	bool stats;
+	bool verbose;
+	struct strvec limits; /* --limit KEY=VALUE, checked */
 	struct env_entry *env;
 	size_t nr_env, alloc_env;
 	int cmd_index; /* argv's index of COMMAND */
@@ -74,6 +85,7 @@ static void run_opts_release(struct run_opts *o)
 	free(o->env);
 	o->env = NULL;
 	o->nr_env = o->alloc_env = 0;
+	strvec_clear(&o->limits);
 }
 
 /* KEY=VALUE splits at the first '=' (values may hold more); KEY alone passes through. */
@@ -122,6 +134,7 @@ struct run {
 	struct protect_run protect; /* the read-write shares, protected before and checked after */
 	int report_fds[2]; /* the report channel: au's end, the entrypoint's end */
 	struct report_reader reader;
+	bool scope; /* systemd is init: the entrypoint starts in a scope of the user manager */
 };
 
 static void run_release(struct run *r)
@@ -299,13 +312,16 @@ static void parse_run_options(int argc, char **argv, struct run_opts *o)
 		{ "directory", required_argument, NULL, 'd' },
 		{ "no-login", no_argument, NULL, 'L' },
 		{ "keep-running", no_argument, NULL, 'k' },
+		{ "limit", required_argument, NULL, 'l' },
+		{ "stats", no_argument, NULL, 's' },
+		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
 
 	/* "+": options stop at the first operand, which is the command. */
-	while ((c = getopt_long(argc, argv, "+:a:e:d:h", options, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+:a:e:d:vh", options, NULL)) != -1) {
 		switch (c) {
 		case 'a':
 			o->agent = optarg;
@@ -323,6 +339,22 @@ static void parse_run_options(int argc, char **argv, struct run_opts *o)
 			break;
 		case 'k':
 			o->keep_running = true;
+			break;
+		case 'l': {
+			autostrbuf struct strbuf why = STRBUF_INIT;
+			unsigned long long value;
+			enum limit_key key;
+
+			if (limit_parse(optarg, &key, &value, &why) < 0)
+				die_usage("run: --limit: %s", why.buf);
+			strvec_push(&o->limits, optarg);
+			break;
+		}
+		case 's':
+			o->stats = true;
+			break;
+		case 'v':
+			o->verbose = o->stats = true;
 			break;
 		case 'h':
 			fputs(run_usage, stdout);
@@ -534,12 +566,35 @@ static void add_command(struct run *r, int argc, char **argv)
 }
 
 /*
- * au stays the entrypoint's parent when it relays a terminal or audits
- * read-write shares afterwards; then the entrypoint reports to it.
+ * au stays the entrypoint's parent when it relays a terminal, audits
+ * read-write shares afterwards or prints the usage; then the entrypoint
+ * reports to it.
  */
 static bool au_stays_parent(const struct run *r)
 {
-	return term_needs_pty() || r->protect.nr_shares;
+	return term_needs_pty() || r->protect.nr_shares || r->opts.stats;
+}
+
+/*
+ * The run's limits: the agent's stored ones, then each --limit. They were
+ * checked when stored and when given.
+ */
+static void add_limits(struct run *r)
+{
+	struct limits limits = { { 0 } };
+	autostrbuf struct strbuf why = STRBUF_INIT; /* none: each was checked before */
+
+	for (size_t i = 0; i < r->agent->nr_limits; i++)
+		limits_set(&limits, r->agent->limits[i], &why);
+	for (size_t i = 0; i < r->opts.limits.nr; i++)
+		limits_set(&limits, r->opts.limits.v[i], &why);
+	r->req.memory_max = limits.value[LIMIT_MEMORY];
+	r->req.cpu_percent = limits.value[LIMIT_CPU];
+	r->req.tasks_max = limits.value[LIMIT_TASKS];
+	if (r->opts.verbose) {
+		limits_describe(&why, &limits);
+		fprintf(stderr, "au: limits: %s\n", why.buf);
+	}
 }
 
 static void build_request(struct run *r, const struct config *cfg, int argc, char **argv)
@@ -560,6 +615,7 @@ static void build_request(struct run *r, const struct config *cfg, int argc, cha
 	r->req.keep_running = r->opts.keep_running;
 	/* On au's pty, Ctrl-Z stops the agent's job, then the entrypoint, then au (term.c). */
 	r->req.job_control = term_needs_pty();
+	add_limits(r);
 	add_command(r, argc, argv);
 	ep_request_to_argv(&r->req, &r->argv);
 }
@@ -585,28 +641,89 @@ static void place_report_fd(struct run *r)
 	}
 }
 
+/*
+ * Where systemd is init, systemd-run starts the entrypoint in a scope of
+ * the human's user manager (scope.h): the verified file, by its fd, which
+ * therefore stays open across this exec and systemd-run's.
+ */
+AU_NORETURN static void exec_in_scope(struct run *r)
+{
+	struct strvec argv = STRVEC_INIT, env = STRVEC_INIT;
+
+	scope_argv(r->agent->user_name, &r->req, r->ep_fd, &r->argv, &argv);
+	scope_env(&r->env, &env);
+	if (fcntl(r->ep_fd, F_SETFD, 0) == 0)
+		execve(SYSTEMD_RUN, argv.v, env.v);
+	fprintf(stderr, "au: cannot run '%s': %s\n", SYSTEMD_RUN, strerror(errno));
+	_exit(SU_EXIT_SELF);
+}
+
 /* In whatever process is to become the entrypoint. */
 AU_NORETURN static void exec_entrypoint(struct run *r)
 {
 	place_report_fd(r);
+	if (r->scope)
+		exec_in_scope(r);
 	syscall(SYS_execveat, r->ep_fd, "", r->argv.v, r->env.v, AT_EMPTY_PATH);
 	fprintf(stderr, "au: cannot execute the entrypoint '%s': %s\n", r->agent->entrypoint, strerror(errno));
 	_exit(SU_EXIT_SELF);
 }
 
-static pid_t entrypoint_pid = -1;
+static volatile pid_t entrypoint_pid = -1;
 
+/* The signals the entrypoint passes on to the command. */
+static const int forwarded[] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
+
+/*
+ * A signal that would end au goes to the entrypoint instead (as SIGTERM if
+ * the entrypoint does not pass it on), and au waits for the run to end and
+ * audits the read-write shares: the check must happen on every path where
+ * au survives.
+ */
 static void forward_signal(int sig)
 {
+	int to = SIGTERM;
+
+	for (size_t i = 0; i < ARRAY_SIZE(forwarded); i++) {
+		if (forwarded[i] == sig)
+			to = sig;
+	}
 	if (entrypoint_pid > 0)
-		kill(entrypoint_pid, sig);
+		kill(entrypoint_pid, to);
+}
+
+static void catch_signal(int sig)
+{
+	struct sigaction sa = { 0 }, cur;
+
+	/* One the caller ignores stays ignored (nohup): it cannot end au. */
+	if (sigaction(sig, NULL, &cur) < 0 || cur.sa_handler == SIG_IGN)
+		return;
+	sa.sa_handler = forward_signal;
+	sa.sa_flags = SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	sigaction(sig, &sa, NULL);
 }
 
 /*
- * Without a terminal, but with read-write mounts to look at afterwards: run
- * the entrypoint as a child in a process group of its own (so that signals
- * from a terminal reach it once, through us), forward signals, wait.
+ * Every signal whose default ends a process, but for faults (a bug of au's
+ * own, which must not loop) and SIGKILL: caught from here on, and SIGPIPE
+ * ignored. The pty relay takes its own through a signalfd.
  */
+static void survive_signals(void)
+{
+	static const int fatal[] = {
+		SIGHUP, SIGINT, SIGQUIT, SIGUSR1, SIGUSR2, SIGALRM, SIGTERM, SIGSTKFLT, SIGXCPU, SIGXFSZ,
+		SIGVTALRM, SIGPROF, SIGIO, SIGPWR,
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(fatal); i++)
+		catch_signal(fatal[i]);
+	for (int sig = SIGRTMIN; sig <= SIGRTMAX; sig++)
+		catch_signal(sig);
+	signal(SIGPIPE, SIG_IGN);
+}
+
 /* In au, once the entrypoint's process exists: only it holds the channel's other end now. */
 static void start_reading_reports(struct run *r)
 {
@@ -619,10 +736,14 @@ static void start_reading_reports(struct run *r)
 	r->report_fds[0] = -1; /* the reader's now */
 }
 
+/*
+ * Without a terminal, but with read-write mounts to look at afterwards (or
+ * the usage to print): run the entrypoint as a child in a process group of
+ * its own (so that signals from a terminal reach it once, through us),
+ * forward signals, wait.
+ */
 static int run_and_wait(struct run *r)
 {
-	static const int forwarded[] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
-	struct sigaction sa = { 0 };
 	int status;
 	pid_t pid;
 
@@ -636,11 +757,6 @@ static int run_and_wait(struct run *r)
 	}
 	start_reading_reports(r);
 	entrypoint_pid = pid;
-	sa.sa_handler = forward_signal;
-	sa.sa_flags = SA_RESTART;
-	sigemptyset(&sa.sa_mask);
-	for (size_t i = 0; i < ARRAY_SIZE(forwarded); i++)
-		sigaction(forwarded[i], &sa, NULL);
 	while (waitpid(pid, &status, 0) < 0) {
 		if (errno != EINTR)
 			die_errno("cannot wait for the agent");
@@ -654,6 +770,7 @@ static int run_on_pty(struct run *r)
 {
 	struct pty_session pty;
 	pid_t child;
+	int status;
 
 	if (pty_open(&pty) < 0)
 		exit(EXIT_FAIL); /* it said why */
@@ -668,7 +785,10 @@ static int run_on_pty(struct run *r)
 		exec_entrypoint(r);
 	}
 	start_reading_reports(r);
-	return pty_relay(&pty, child);
+	entrypoint_pid = child;
+	status = pty_relay(&pty, child);
+	entrypoint_pid = -1;
+	return status;
 }
 
 /*
@@ -680,13 +800,37 @@ static int launch(struct run *r)
 	int status;
 
 	fflush(NULL);
-	if (!term_needs_pty() && !r->protect.nr_shares)
+	if (!au_stays_parent(r))
 		exec_entrypoint(r);
+	survive_signals();
 	status = term_needs_pty() ? run_on_pty(r) : run_and_wait(r);
 	close(r->ep_fd);
 	r->ep_fd = -1;
 	report_reader_finish(&r->reader);
 	return status;
+}
+
+/* --stats and -v: what the entrypoint measured, on stderr. */
+static void print_usage(const struct run *r)
+{
+	if (!r->opts.stats)
+		return;
+	for (size_t i = 0; i < r->reader.nr; i++) {
+		const struct report_msg *m = &r->reader.msgs[i];
+		autostrbuf struct strbuf line = STRBUF_INIT;
+		struct su_usage u;
+
+		if (m->type != SU_REPORT_USAGE || m->size != sizeof(u))
+			continue;
+		memcpy(&u, m->data, sizeof(u));
+		if (r->opts.verbose) {
+			usage_placement(&line, &u);
+			fprintf(stderr, "au: the run lived in %s\n", line.buf);
+			strbuf_reset(&line);
+		}
+		usage_line(&line, &u);
+		fprintf(stderr, "au: %s\n", line.buf);
+	}
 }
 
 /* The agent may have set a trap for the human's next git command. */
@@ -698,6 +842,7 @@ static void audit_shares(struct run *r)
 int cmd_run(int argc, char **argv, struct au_ctx *ctx)
 {
 	struct run r __attribute__((cleanup(run_release))) = {
+		.opts = { .limits = STRVEC_INIT },
 		.ep_fd = -1, .req = EP_REQUEST_INIT, .argv = STRVEC_INIT, .env = STRVEC_INIT,
 		.report_fds = { -1, -1 }, .reader = { .fd = -1 },
 	};
@@ -712,9 +857,13 @@ int cmd_run(int argc, char **argv, struct au_ctx *ctx)
 	warn_agent_writable_path(r.agent->user_name, r.user.uid, r.user.gid);
 	build_environment(&r);
 	build_request(&r, &ctx->cfg, argc, argv);
+	r.scope = systemd_booted();
+	if (r.scope)
+		scope_check_ready(r.agent->user_name);
 	/* The agent starts after the lock is gone, as in the reference tool. */
 	au_unlock(ctx);
 	status = launch(&r);
+	print_usage(&r);
 	audit_shares(&r);
 	return wait_status_to_exit(status);
 }

@@ -5,6 +5,7 @@
  */
 #include "config.h"
 #include "au-config.h"
+#include "limit.h"
 #include "toml.h"
 #include "util.h"
 
@@ -302,11 +303,33 @@ static int load_agent_made_with(struct schema *s, const struct toml_table *t, st
 	return 0;
 }
 
+/* Each entry a valid limit (limit.h), each key once. */
+static int load_limits(struct schema *s, const struct toml_value *v, struct agent *a)
+{
+	bool seen[LIMIT_KEYS] = { false };
+
+	if (get_string_array(s, v, "limits", &a->limits, &a->nr_limits) < 0)
+		return -1;
+	for (size_t n = 0; n < a->nr_limits; n++) {
+		autostrbuf struct strbuf why = STRBUF_INIT;
+		unsigned long long value;
+		enum limit_key key;
+
+		if (limit_parse(a->limits[n], &key, &value, &why) < 0)
+			return schema_fail(s, v->u.array->items[n].pos, "'limits': %s", why.buf);
+		if (seen[key])
+			return schema_fail(s, v->u.array->items[n].pos, "'limits': %s is given twice",
+					   limit_name(key));
+		seen[key] = true;
+	}
+	return 0;
+}
+
 static int load_agent(struct schema *s, const struct toml_table *t, struct agent *a)
 {
 	static const char *const known[] = {
 		"user_name", "su_as_agent_group", "entrypoint", "entrypoint_sha256",
-		"bootstrapped", "env", "mounts", "uid", "gid", "entrypoint_source_sha256", NULL,
+		"bootstrapped", "env", "limits", "mounts", "uid", "gid", "entrypoint_source_sha256", NULL,
 	};
 	const struct toml_value *v;
 
@@ -337,6 +360,9 @@ static int load_agent(struct schema *s, const struct toml_table *t, struct agent
 		return -1;
 	v = toml_table_get(t, "env");
 	if (v && load_env(s, v, a) < 0)
+		return -1;
+	v = toml_table_get(t, "limits");
+	if (v && load_limits(s, v, a) < 0)
 		return -1;
 	v = toml_table_get(t, "mounts");
 	if (v) {
@@ -581,6 +607,8 @@ char *config_format(const struct config *cfg)
 		write_agent_made_with(&sb, a);
 		if (a->nr_env)
 			write_kv_strings(&sb, "env", a->env, a->nr_env);
+		if (a->nr_limits)
+			write_kv_strings(&sb, "limits", a->limits, a->nr_limits);
 		if (a->unknown)
 			toml_write_entries(&sb, a->unknown);
 		for (size_t k = 0; k < a->nr_mounts; k++) {
@@ -790,6 +818,7 @@ static void agent_release(struct agent *a)
 		mount_release(&a->mounts[n]);
 	free(a->mounts);
 	free_strings(a->env, a->nr_env);
+	free_strings(a->limits, a->nr_limits);
 	toml_table_free(a->unknown);
 	memset(a, 0, sizeof(*a));
 }
@@ -831,22 +860,23 @@ void agent_remove_mount(struct agent *a, size_t index)
 	a->nr_mounts--;
 }
 
-static size_t env_key_len(const char *entry)
+static size_t entry_key_len(const char *entry)
 {
 	return strcspn(entry, "=");
 }
 
-static char **env_find(struct agent *a, const char *key, size_t len)
+/* "KEY" and "KEY=VALUE" lists ("env", "limits"): the entry whose key is key[0..len). */
+static char **entry_find(char **v, size_t nr, const char *key, size_t len)
 {
-	for (size_t n = 0; n < a->nr_env; n++)
-		if (env_key_len(a->env[n]) == len && !strncmp(a->env[n], key, len))
-			return &a->env[n];
+	for (size_t n = 0; n < nr; n++)
+		if (entry_key_len(v[n]) == len && !strncmp(v[n], key, len))
+			return &v[n];
 	return NULL;
 }
 
-void agent_env_set(struct agent *a, const char *entry)
+static void entry_set(char ***v, size_t *nr, const char *entry)
 {
-	char **slot = env_find(a, entry, env_key_len(entry));
+	char **slot = entry_find(*v, *nr, entry, entry_key_len(entry));
 
 	if (slot) {
 		free(*slot);
@@ -854,21 +884,41 @@ void agent_env_set(struct agent *a, const char *entry)
 		return;
 	}
 	/* Kept NULL-terminated, like the array config_parse builds. */
-	a->env = xrealloc(a->env, (a->nr_env + 2) * sizeof(*a->env));
-	a->env[a->nr_env++] = xstrdup(entry);
-	a->env[a->nr_env] = NULL;
+	*v = xrealloc(*v, (*nr + 2) * sizeof(**v));
+	(*v)[(*nr)++] = xstrdup(entry);
+	(*v)[*nr] = NULL;
 }
 
-bool agent_env_unset(struct agent *a, const char *key)
+static bool entry_unset(char **v, size_t *nr, const char *key)
 {
-	char **slot = env_find(a, key, strlen(key));
+	char **slot = entry_find(v, *nr, key, strlen(key));
 
 	if (!slot)
 		return false;
 	free(*slot);
-	memmove(slot, slot + 1, (size_t)(&a->env[a->nr_env] - slot) * sizeof(*slot));
-	a->nr_env--;
+	memmove(slot, slot + 1, (size_t)(&v[*nr] - slot) * sizeof(*slot));
+	(*nr)--;
 	return true;
+}
+
+void agent_env_set(struct agent *a, const char *entry)
+{
+	entry_set(&a->env, &a->nr_env, entry);
+}
+
+bool agent_env_unset(struct agent *a, const char *key)
+{
+	return entry_unset(a->env, &a->nr_env, key);
+}
+
+void agent_limit_set(struct agent *a, const char *entry)
+{
+	entry_set(&a->limits, &a->nr_limits, entry);
+}
+
+bool agent_limit_unset(struct agent *a, const char *key)
+{
+	return entry_unset(a->limits, &a->nr_limits, key);
 }
 
 const char *const *config_protected_paths(const struct config *cfg)

@@ -3,8 +3,8 @@
  *
  * The schema is the reference tool's (agent-as-unix-user 2.x), so that a file
  * written by either tool loads in the other. Keys we add ("env",
- * "protected_paths", "uid", "gid", "entrypoint_source_sha256", a mount's
- * "source_device" and "source_inode") are optional and ignored by the
+ * "protected_paths", "limits", "uid", "gid", "entrypoint_source_sha256", a
+ * mount's "source_device" and "source_inode") are optional and ignored by the
  * reference tool. Keys we do not know are kept and written back.
  */
 #pragma once
@@ -47,6 +47,9 @@ struct agent {
 	/* Our extension "env": "KEY=VALUE", or "KEY" (pass the human's value). */
 	char **env;
 	size_t nr_env;
+	/* Our extension "limits": "KEY=VALUE" (limit.h), each valid, one per key. */
+	char **limits;
+	size_t nr_limits;
 	struct toml_table *unknown;
 };
 
@@ -116,6 +119,10 @@ void agent_remove_mount(struct agent *a, size_t index);
 void agent_env_set(struct agent *a, const char *entry);
 /* Returns false when KEY was not set. */
 bool agent_env_unset(struct agent *a, const char *key);
+/* Sets a valid "KEY=VALUE" limit (limit_parse()), replacing the key's. */
+void agent_limit_set(struct agent *a, const char *entry);
+/* Returns false when the limit named key was not set. */
+bool agent_limit_unset(struct agent *a, const char *key);
 
 /* The configured protected paths, or the defaults: NULL-terminated. */
 const char *const *config_protected_paths(const struct config *cfg);

@@ -109,6 +109,14 @@ static void push_protected(const struct ep_request *req, struct strvec *argv, en
 	}
 }
 
+static void push_limit(struct strvec *argv, const char *opt, unsigned long long value)
+{
+	if (!value)
+		return;
+	strvec_push(argv, opt);
+	strvec_pushf(argv, "%llu", value);
+}
+
 void ep_request_to_argv(const struct ep_request *req, struct strvec *argv)
 {
 	strvec_push(argv, "su_as_agent");
@@ -132,6 +140,9 @@ void ep_request_to_argv(const struct ep_request *req, struct strvec *argv)
 		strvec_push(argv, SU_OPT_WATCH);
 	if (req->job_control)
 		strvec_push(argv, SU_OPT_JOB_CONTROL);
+	push_limit(argv, SU_OPT_MEMORY, req->memory_max);
+	push_limit(argv, SU_OPT_CPU, req->cpu_percent);
+	push_limit(argv, SU_OPT_TASKS, req->tasks_max);
 	strvec_push(argv, SU_OPT_END);
 	for (size_t i = 0; i < req->command.nr; i++)
 		strvec_push(argv, req->command.v[i]);

@@ -51,6 +51,9 @@ struct ep_request {
 	bool report; /* the caller passes the report channel as SU_REPORT_FD */
 	bool watch;  /* report changes in the read-write mounts (needs report) */
 	bool job_control; /* the command's stops stop the entrypoint: au relays a terminal */
+	unsigned long long memory_max;  /* bytes, SU_MEMORY_MIN..SU_MEMORY_MAX; 0: no limit */
+	unsigned long long cpu_percent; /* of one CPU, 1..SU_CPU_PERCENT_MAX; 0: no limit */
+	unsigned long long tasks_max;   /* SU_TASKS_MIN..SU_TASKS_MAX; 0: no limit */
 	struct strvec command; /* at least one word */
 };
 

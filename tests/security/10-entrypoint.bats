@@ -10,8 +10,6 @@ EP_DIR=$AU_PREFIX/libexec/agent-as-unix-user/agent
 EP=$EP_DIR/su_as_agent
 # What a command that must not run would leave behind.
 RAN=/tmp/au-test-ran
-# The protocol word the installed entrypoint speaks (the first word of its argv).
-PROTO=$(sed -n 's/^#define SU_PROTOCOL "\(.*\)"$/\1/p' "$AU_REPO/entrypoint/su_as_agent.c")
 
 setup() {
 	require_world
@@ -167,7 +165,7 @@ assert_au_run_refuses() {
 	local etc_before
 	etc_before=$(ls -la --time-style=full-iso /etc)
 
-	run --separate-stderr as_human "$EP" "$SU_PROTOCOL" -r "$(human_home)/x" /home/agent/link/x -- touch "$RAN"
+	run --separate-stderr as_human "$EP" "$SU_PROTOCOL" -r "$(human_home)/x" "$(stat -c %d:%i "$(human_home)/x")" /home/agent/link/x -- touch "$RAN"
 	assert_failure 125
 	assert_regex "$stderr" "'/home/agent/link/x' has a symlink at 'link': refusing to follow it"
 	assert [ ! -e /etc/x ]

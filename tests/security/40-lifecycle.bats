@@ -220,7 +220,7 @@ plant_secret() {
 	assert_success
 	assert_output agent
 	# The new one is the caller's alone.
-	run as_user agent "$AU_PREFIX/libexec/agent-as-unix-user/agent/su_as_agent au2 -- id -u"
+	run as_user agent "$AU_PREFIX/libexec/agent-as-unix-user/agent/su_as_agent $SU_PROTOCOL -- id -u"
 	assert_failure
 	refute_output 0
 }

@@ -206,6 +206,10 @@ static void test_our_extensions_round_trip_byte_for_byte(void **state)
 	assert_string_equal(cfg.agents[0].env[0], "HTTPS_PROXY");
 	assert_string_equal(cfg.agents[0].env[1], "FOO=bar=baz");
 	assert_null(cfg.agents[0].env[2]);
+	assert_int_equal(cfg.agents[0].nr_limits, 3);
+	assert_string_equal(cfg.agents[0].limits[0], "memory=16G");
+	assert_string_equal(cfg.agents[0].limits[2], "tasks=512");
+	assert_null(cfg.agents[0].limits[3]);
 	assert_true(cfg.has_protected_paths);
 	pp = config_protected_paths(&cfg);
 	assert_string_equal(pp[5], "Makefile");
@@ -261,7 +265,7 @@ static void test_unknown_keys_are_kept(void **state)
 	assert_non_null(toml_table_get(cfg.unknown, "future_flag"));
 	assert_non_null(toml_table_get(cfg.unknown, "extra"));
 	assert_non_null(toml_table_get(cfg.agents[0].unknown, "shell"));
-	assert_non_null(toml_table_get(cfg.agents[0].unknown, "limits"));
+	assert_non_null(toml_table_get(cfg.agents[0].unknown, "quota"));
 	assert_non_null(toml_table_get(cfg.agents[0].mounts[0].unknown, "since"));
 	assert_true(cfg.agents[0].mounts[0].read_only);
 
@@ -360,6 +364,15 @@ static void test_schema_errors(void **state)
 		  "7:13: 'env' entries must be KEY or KEY=VALUE" },
 		{ "BOOT\nbootstrapped = true\nenv = [1]\n",
 		  "7:8: 'env' must be a string, not an integer" },
+		{ "BOOT\nbootstrapped = true\nlimits = \"memory=1G\"\n",
+		  "7:10: 'limits' must be an array of strings, not a string" },
+		{ "BOOT\nbootstrapped = true\nlimits = [\"memory=1G\", \"cpu=150\"]\n",
+		  "7:24: 'limits': cpu '150' is not a percentage of one CPU from 1% to 100000%, such as 50% or "
+		  "150%, or max" },
+		{ "BOOT\nbootstrapped = true\nlimits = [\"disk=1G\"]\n",
+		  "7:11: 'limits': 'disk=1G' is not KEY=VALUE with KEY memory, cpu or tasks" },
+		{ "BOOT\nbootstrapped = true\nlimits = [\"tasks=8\", \"tasks=max\"]\n",
+		  "7:22: 'limits': tasks is given twice" },
 		{ "BOOT\nbootstrapped = true\nmounts = 3\n",
 		  "7:10: 'mounts' must be an array of tables, not an integer" },
 		{ "BOOT\nbootstrapped = true\n[[agents.mounts]]\nsource = \"/a\"\n",
@@ -460,6 +473,18 @@ static void test_agents_mounts_env(void **state)
 	agent_env_set(a, "B");
 	assert_string_equal(a->env[2], "B");
 
+	agent_limit_set(a, "memory=16G");
+	agent_limit_set(a, "tasks=512");
+	agent_limit_set(a, "memory=8G");
+	assert_int_equal(a->nr_limits, 2);
+	assert_string_equal(a->limits[0], "memory=8G");
+	assert_false(agent_limit_unset(a, "cpu"));
+	assert_false(agent_limit_unset(a, "mem"));
+	assert_true(agent_limit_unset(a, "memory"));
+	assert_int_equal(a->nr_limits, 1);
+	assert_string_equal(a->limits[0], "tasks=512");
+	assert_null(a->limits[1]);
+
 	/* Whatever the helpers built loads back the same. */
 	out = config_format(&cfg);
 	parse_ok(&again, out);
@@ -467,6 +492,8 @@ static void test_agents_mounts_env(void **state)
 	assert_int_equal(again.agents[0].nr_mounts, 2);
 	assert_int_equal(again.agents[0].nr_env, 3);
 	assert_string_equal(again.agents[0].env[0], "A=2=3");
+	assert_int_equal(again.agents[0].nr_limits, 1);
+	assert_string_equal(again.agents[0].limits[0], "tasks=512");
 	assert_false(again.agents[1].mounts != NULL);
 	config_release(&again);
 	config_release(&cfg);

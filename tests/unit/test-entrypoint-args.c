@@ -254,7 +254,7 @@ static void test_unknown_options(void **state)
 {
 	static const char *const opts[] = {
 		"-x", "-E", "-R", "-K", "--keep", "-", "---", "-rw", "-kk", "-e=PATH", "-eTERM",
-		"-r/home/alice/a", "-dd", SU_PROTOCOL, "/home/agent", "-\x01", "-e ", "-jj", "-J",
+		"-r/home/alice/a", "-dd", SU_PROTOCOL, "/home/agent", "-\x01", "-e ", "-jj", "-J", "-mm", "-Q",
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(opts); i++) {
@@ -458,6 +458,50 @@ static void test_keep_running(void **state)
 	assert_true(req.keep_running);
 }
 
+/* --- -m, -q, -t: resource limits of the run ------------------------------ */
+
+static void test_resource_limits(void **state)
+{
+	assert_accepted(W("--", "bash"));
+	assert_true(req.memory_max == 0 && req.cpu_percent == 0 && req.tasks_max == 0);
+	assert_accepted(W("-m", "17179869184", "-q", "150", "-t", "512", "--", "bash"));
+	assert_true(req.memory_max == 17179869184ULL);
+	assert_true(req.cpu_percent == 150);
+	assert_true(req.tasks_max == 512);
+	/* The bounds themselves pass; the last one given counts. */
+	assert_accepted(W("-m", "1048576", "-q", "1", "-t", "2", "-t", "4194304", "--", "bash"));
+	assert_true(req.memory_max == SU_MEMORY_MIN && req.cpu_percent == 1 && req.tasks_max == SU_TASKS_MAX);
+	assert_accepted(W("-m", "1125899906842624", "-q", "100000", "--", "bash"));
+	assert_true(req.memory_max == SU_MEMORY_MAX && req.cpu_percent == SU_CPU_PERCENT_MAX);
+	/* A second parse starts without them. */
+	assert_accepted(W("--", "bash"));
+	assert_true(req.memory_max == 0 && req.cpu_percent == 0 && req.tasks_max == 0);
+}
+
+static void test_resource_limits_refused(void **state)
+{
+	static const char *const bad[] = {
+		"", "0", "-1", "+5", " 5", "5 ", "5%", "16G", "0x10", "1e3", "١",
+		"18446744073709551616", "99999999999999999999999999",
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		assert_refused(W("-m", bad[i], "--", "bash"), "-m needs a number of bytes");
+		assert_refused(W("-q", bad[i], "--", "bash"), "-q needs a percentage");
+		assert_refused(W("-t", bad[i], "--", "bash"), "-t needs a number of tasks");
+	}
+	/* Out of bounds by one. */
+	assert_refused(W("-m", "1048575", "--", "bash"), "-m needs");
+	assert_refused(W("-m", "1125899906842625", "--", "bash"), "-m needs");
+	assert_refused(W("-q", "100001", "--", "bash"), "-q needs");
+	assert_refused(W("-t", "1", "--", "bash"), "-t needs");
+	assert_refused(W("-t", "4194305", "--", "bash"), "-t needs");
+	/* A missing value; the next option is no value. */
+	assert_refused(W("-m"), "-m needs");
+	assert_refused(W("-q", "--", "bash"), "-q needs");
+	assert_refused(W("-t", "-k", "--", "bash"), "-t needs");
+}
+
 /* --- limits -------------------------------------------------------------- */
 
 static void test_mount_limit(void **state)
@@ -634,12 +678,18 @@ static uint64_t rng(void)
 }
 
 static const char *const tokens[] = {
-	SU_PROTOCOL, "--", "-e", "-j", "-W", "-r", "-w", "-p", "-g", "-d", "-k", "-", "-x", "", "bash", "/bin/sh",
+	SU_PROTOCOL, "--", "-e", "-j", "-W", "-m", "-q", "-t", "-r", "-w", "-p", "-g", "-d", "-k", "-", "-x", "",
+	"bash", "/bin/sh", "1048576", "150",
 	"1:2", "0:0", "1:", "x:1",
 	"PATH", "TERM", "A=B", "1A", "_", "/", ".", "..", "/home/alice", "/home/agent",
 	"/home/alice/src", "/home/agent/src", "/home/alice/", "/home/agent/", "/home/alicex/a",
 	"/home/agentx/a", "/home/alice/../x", "/home/agent/../../etc", "/home/agent/.",
 	"/home/alice//x", "/home/agent/a/..", "/home/alice/a/./b", "/tmp", "/etc/shadow",
+};
+
+static const char *const numbers[] = {
+	"0", "1", "2", "100", "150", "512", "1048576", "17179869184", "100001", "4194305", "", "-1", "1G",
+	"18446744073709551615", "18446744073709551616",
 };
 
 static const char *const path_starts[] = {
@@ -711,7 +761,7 @@ static void test_mutation_run(void **state)
 		for (size_t i = 0; i < nr; i++) {
 			/* Mostly an option with arguments of the right shape. */
 			if (rng() % 8) {
-				static const char *const opts[] = { "-r", "-w", "-p", "-g", "-e", "-d", "-k" };
+				static const char *const opts[] = { "-r", "-w", "-p", "-g", "-e", "-d", "-k", "-m", "-q", "-t" };
 				const char *opt = opts[rng() % ARRAY_SIZE(opts)];
 
 				strbuf_add(&in, opt, 3);
@@ -725,6 +775,9 @@ static void test_mutation_run(void **state)
 				}
 				if (opt[1] == 'e') {
 					strbuf_addstr(&in, tokens[rng() % ARRAY_SIZE(tokens)]);
+					strbuf_addch(&in, '\0');
+				} else if (opt[1] == 'm' || opt[1] == 'q' || opt[1] == 't') {
+					strbuf_addstr(&in, numbers[rng() % ARRAY_SIZE(numbers)]);
 					strbuf_addch(&in, '\0');
 				} else if (opt[1] != 'k') {
 					random_path(&in, AGENT_HOME);
@@ -778,6 +831,8 @@ int main(void)
 		cmocka_unit_test(test_protected_paths),
 		cmocka_unit_test(test_directory),
 		cmocka_unit_test(test_keep_running),
+		cmocka_unit_test(test_resource_limits),
+		cmocka_unit_test(test_resource_limits_refused),
 		cmocka_unit_test(test_mount_limit),
 		cmocka_unit_test(test_env_limit),
 		cmocka_unit_test(test_protected_paths_have_no_limit),

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "entrypoint.h"
+#include "limit.h"
 #include "util.h"
 
 #define SU_AS_AGENT_NO_MAIN
@@ -74,6 +75,7 @@ static void test_command_only(void **state)
 	assert_false(parsed.report);
 	assert_false(parsed.watch);
 	assert_false(parsed.job_control);
+	assert_true(parsed.memory_max == 0 && parsed.cpu_percent == 0 && parsed.tasks_max == 0);
 	assert_string_equal(parsed.command[0], "true");
 	assert_null(parsed.command[1]);
 }
@@ -104,6 +106,9 @@ static void test_everything(void **state)
 	req.report = true;
 	req.watch = true;
 	req.job_control = true;
+	req.memory_max = 16ULL << 30;
+	req.cpu_percent = 150;
+	req.tasks_max = 512;
 	strvec_pushv(&req.command, command);
 
 	assert_int_equal(round_trip(&req, &argv, &why), 0);
@@ -143,6 +148,9 @@ static void test_everything(void **state)
 	assert_true(parsed.report);
 	assert_true(parsed.watch);
 	assert_true(parsed.job_control);
+	assert_true(parsed.memory_max == 16ULL << 30);
+	assert_true(parsed.cpu_percent == 150);
+	assert_true(parsed.tasks_max == 512);
 	/* Words after the end of options are the command's, whatever they look like. */
 	for (i = 0; command[i]; i++)
 		assert_string_equal(parsed.command[i], command[i]);
@@ -221,6 +229,63 @@ static void test_protected_paths_without_limit(void **state)
 	assert_int_equal(n, 5000);
 }
 
+/*
+ * Every limit au's own parser (limit.c) accepts, the entrypoint accepts as
+ * the same number: the bounds, and the units.
+ */
+static void test_resource_limits_agree(void **state)
+{
+	static const struct {
+		const char *entry;
+		unsigned long long value;
+	} cases[] = {
+		{ "memory=1M", 1ULL << 20 },
+		{ "memory=1048576", 1ULL << 20 },
+		{ "memory=16G", 16ULL << 30 },
+		{ "memory=16g", 16ULL << 30 },
+		{ "memory=1024T", SU_MEMORY_MAX },
+		{ "memory=1500K", 1500ULL << 10 },
+		{ "cpu=1%", 1 },
+		{ "cpu=150%", 150 },
+		{ "cpu=100000%", SU_CPU_PERCENT_MAX },
+		{ "tasks=2", SU_TASKS_MIN },
+		{ "tasks=512", 512 },
+		{ "tasks=4194304", SU_TASKS_MAX },
+	};
+	static const char *const refused[] = {
+		"memory=1023K", "memory=1025T", "memory=0", "memory=16GB", "memory=16 G", "memory=-1G",
+		"memory=", "memory=G", "cpu=0%", "cpu=150", "cpu=100001%", "cpu=1.5%", "tasks=1",
+		"tasks=4194305", "tasks=5k", "tasks=", "cpus=1%", "memory", "=16G", "Memory=16G",
+	};
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		autoeprequest struct ep_request req = EP_REQUEST_INIT;
+		autostrvec struct strvec argv = STRVEC_INIT;
+		autostrbuf struct strbuf why_au = STRBUF_INIT;
+		struct limits limits = { { 0 } };
+		const char *why;
+
+		if (limits_set(&limits, cases[i].entry, &why_au) < 0)
+			fail_msg("au refused '%s': %s", cases[i].entry, why_au.buf);
+		req.memory_max = limits.value[LIMIT_MEMORY];
+		req.cpu_percent = limits.value[LIMIT_CPU];
+		req.tasks_max = limits.value[LIMIT_TASKS];
+		strvec_push(&req.command, "true");
+		if (round_trip(&req, &argv, &why) < 0)
+			fail_msg("the entrypoint refused '%s': %s", cases[i].entry, why);
+		assert_true(parsed.memory_max + parsed.cpu_percent + parsed.tasks_max == cases[i].value);
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(refused); i++) {
+		autostrbuf struct strbuf why_au = STRBUF_INIT;
+		struct limits limits = { { 0 } };
+
+		if (limits_set(&limits, refused[i], &why_au) == 0)
+			fail_msg("au accepted '%s'", refused[i]);
+		assert_true(why_au.len > 0);
+	}
+}
+
 /* What the entrypoint refuses, the writer can still express; the refusal is the entrypoint's. */
 static void test_entrypoint_refuses_what_au_must_not_send(void **state)
 {
@@ -242,6 +307,7 @@ int main(void)
 		cmocka_unit_test(test_everything),
 		cmocka_unit_test(test_limits_agree),
 		cmocka_unit_test(test_protected_paths_without_limit),
+		cmocka_unit_test(test_resource_limits_agree),
 		cmocka_unit_test(test_entrypoint_refuses_what_au_must_not_send),
 	};
 
