@@ -2,6 +2,7 @@
 #include "agent.h"
 #include "config.h"
 #include "entrypoint.h"
+#include "entrypoint-hash.h"
 #include "hash.h"
 #include "paths.h"
 #include "au-config.h"
@@ -296,6 +297,21 @@ int entrypoint_open_verified(const struct agent *a, gid_t gid, struct strbuf *wh
 		return -1;
 	}
 	return steal_fd(&fd);
+}
+
+void agent_record_entrypoint(struct agent *a, const char *sha256)
+{
+	free(a->entrypoint_sha256);
+	a->entrypoint_sha256 = xstrdup(sha256);
+	free(a->entrypoint_source_sha256);
+	a->entrypoint_source_sha256 = xstrdup(AU_ENTRYPOINT_SOURCE_SHA256);
+	a->bootstrapped = true;
+}
+
+bool agent_entrypoint_source_current(const struct agent *a)
+{
+	return a->entrypoint_source_sha256 &&
+	       !strcmp(a->entrypoint_source_sha256, AU_ENTRYPOINT_SOURCE_SHA256);
 }
 
 void startup_warnings(const struct config *cfg)

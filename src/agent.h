@@ -78,5 +78,14 @@ bool safe_dir_chain(const char *dir, struct strbuf *why);
  */
 int entrypoint_open_verified(const struct agent *a, gid_t gid, struct strbuf *why, bool *unreadable);
 
+/*
+ * Records a freshly compiled entrypoint in the agent's config entry: its
+ * SHA-256, the SHA-256 of the source it was compiled from (this au's), and
+ * that the agent is bootstrapped. The caller saves the config.
+ */
+void agent_record_entrypoint(struct agent *a, const char *sha256);
+/* The entrypoint was compiled from this au's su_as_agent.c, as far as the config says. */
+bool agent_entrypoint_source_current(const struct agent *a);
+
 /* Start-up warnings, as the reference tool gives them (never fatal). */
 void startup_warnings(const struct config *cfg);

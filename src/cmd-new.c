@@ -401,11 +401,7 @@ static void install_entrypoint(struct new_state *s)
 
 static void mark_bootstrapped(const struct new_state *s, struct config *cfg, const char *hex)
 {
-	struct agent *a = config_find_agent(cfg, s->name);
-
-	free(a->entrypoint_sha256);
-	a->entrypoint_sha256 = xstrdup(hex);
-	a->bootstrapped = true;
+	agent_record_entrypoint(config_find_agent(cfg, s->name), hex);
 	config_save(cfg);
 }
 

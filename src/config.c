@@ -214,11 +214,20 @@ static int load_env(struct schema *s, const struct toml_value *v, struct agent *
 	return 0;
 }
 
+static int load_source_sha256(struct schema *s, const struct toml_value *v, struct agent *a)
+{
+	if (get_string(s, v, "entrypoint_source_sha256", &a->entrypoint_source_sha256) < 0)
+		return -1;
+	if (!is_sha256_hex(a->entrypoint_source_sha256))
+		return schema_fail(s, v->pos, "'entrypoint_source_sha256' must be 64 lowercase hex digits");
+	return 0;
+}
+
 static int load_agent(struct schema *s, const struct toml_table *t, struct agent *a)
 {
 	static const char *const known[] = {
 		"user_name", "su_as_agent_group", "entrypoint", "entrypoint_sha256",
-		"bootstrapped", "env", "mounts", NULL,
+		"bootstrapped", "env", "mounts", "entrypoint_source_sha256", NULL,
 	};
 	const struct toml_value *v;
 
@@ -247,6 +256,9 @@ static int load_agent(struct schema *s, const struct toml_table *t, struct agent
 		return -1;
 	v = toml_table_get(t, "env");
 	if (v && load_env(s, v, a) < 0)
+		return -1;
+	v = toml_table_get(t, "entrypoint_source_sha256");
+	if (v && load_source_sha256(s, v, a) < 0)
 		return -1;
 	v = toml_table_get(t, "mounts");
 	if (v) {
@@ -427,6 +439,8 @@ char *config_format(const struct config *cfg)
 		write_kv_bool(&sb, "bootstrapped", a->bootstrapped);
 		if (a->nr_env)
 			write_kv_strings(&sb, "env", a->env, a->nr_env);
+		if (a->entrypoint_source_sha256)
+			write_kv_string(&sb, "entrypoint_source_sha256", a->entrypoint_source_sha256);
 		if (a->unknown)
 			toml_write_entries(&sb, a->unknown);
 		for (size_t k = 0; k < a->nr_mounts; k++) {
@@ -621,6 +635,7 @@ static void agent_release(struct agent *a)
 	free(a->group);
 	free(a->entrypoint);
 	free(a->entrypoint_sha256);
+	free(a->entrypoint_source_sha256);
 	for (size_t n = 0; n < a->nr_mounts; n++)
 		mount_release(&a->mounts[n]);
 	free(a->mounts);

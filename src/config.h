@@ -3,7 +3,7 @@
  *
  * The schema is the reference tool's (agent-as-unix-user 2.x), so that a file
  * written by either tool loads in the other. Keys we add ("env",
- * "protected_paths") are optional and ignored by the reference tool. Keys we do
+ * "protected_paths", "entrypoint_source_sha256") are optional and ignored by the reference tool. Keys we do
  * not know are kept and written back.
  */
 #pragma once
@@ -26,6 +26,12 @@ struct agent {
 	char *entrypoint;        /* absolute path of the setuid entrypoint */
 	char *entrypoint_sha256; /* 64 lowercase hex digits, or "<unknown>" */
 	bool bootstrapped;
+	/*
+	 * Our extension "entrypoint_source_sha256": the SHA-256 of the
+	 * su_as_agent.c the entrypoint was compiled from, so that au info can
+	 * tell when an upgrade of au brought a new one; NULL when not recorded.
+	 */
+	char *entrypoint_source_sha256;
 	struct mount_spec *mounts;
 	size_t nr_mounts;
 	/* Our extension "env": "KEY=VALUE", or "KEY" (pass the human's value). */
