@@ -311,6 +311,32 @@ static void remove_tmpdir(struct new_state *s)
 	rmdir(s->tmpdir);
 }
 
+/*
+ * An agent that is in the config, set up completely, with its user, group and
+ * verified entrypoint, is made already: au new has nothing to do, and says so
+ * with success, so that scripts and configuration managers can run it again.
+ * Anything less is left to check_name_free(), which names what is in the way.
+ */
+static bool already_made(const struct new_state *s, struct config *cfg)
+{
+	struct agent *a = config_find_agent(cfg, s->name);
+	autoagentuser struct agent_user u = { 0 };
+	autostrbuf struct strbuf why = STRBUF_INIT;
+	bool unreadable;
+	int fd;
+
+	if (!a || !a->bootstrapped)
+		return false;
+	agent_user_load(&u, a->user_name, a->group);
+	if (!u.user_exists || !u.group_exists)
+		return false;
+	fd = entrypoint_open_verified(a, u.gid, &why, &unreadable);
+	if (fd < 0)
+		return false;
+	close(fd);
+	return true;
+}
+
 /* Nothing of that name may exist yet: au new never adopts a user, group or home. */
 static void check_name_free(const struct new_state *s, struct config *cfg)
 {
@@ -448,6 +474,10 @@ int cmd_new(int argc, char **argv, struct au_ctx *ctx)
 	human_load(&s.human);
 
 	au_setup(ctx, NULL);
+	if (already_made(&s, &ctx->cfg)) {
+		printf("Agent %s already exists: nothing to do\n", s.name);
+		return EXIT_OK;
+	}
 	check_name_free(&s, &ctx->cfg);
 	check_prerequisites(&s);
 	load_entrypoint_source(&source);
