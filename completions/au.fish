@@ -16,7 +16,7 @@ set -l au_commands_described \
     'info	show an agent and check its health' \
     'list	list the configured agents' \
     'delete	remove an agent and everything au made for it' \
-    'repair	rebuild the entrypoint of an agent' \
+    'repair	adopt an agent, or rebuild its entrypoint' \
     'mount	share folders of your home with an agent' \
     'env	store environment variables for an agent\'s runs' \
     'limit	set the resource limits of an agent\'s runs' \
@@ -181,8 +181,9 @@ complete -c au -n 'not __au_is ""; and not __au_is new; and not __au_is list; an
 complete -c au -n '__au_is new' -s a -l agent -x -d 'the new agent\'s name'
 
 complete -c au -n '__au_is new; or __au_is delete; or __au_is repair' -s y -l yes -d 'do not ask'
+complete -c au -n '__au_is repair' -l all -d 'every agent in the config'
 complete -c au -n '__au_is delete' -s H -l delete-home -d 'also remove the home'
-complete -c au -n '__au_is info; or __au_is list; or __au_is "mount list"; or __au_is "env list"; or __au_is "limit list"; or __au_is "net list"; or __au_is "net log"' \
+complete -c au -n '__au_is info; or __au_is list; or __au_is "mount list"; or __au_is "env list"; or __au_is "net list"; or __au_is "net log"' \
     -l json -d 'print one JSON object'
 
 # au run
