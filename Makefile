@@ -8,7 +8,7 @@ ASAN_BUILDDIR ?= build-asan
 CHECK_BUILDDIR ?= build-check
 MESON ?= meson
 
-.PHONY: all install check check-unit check-integration check-asan demo bench fuzz clean deps
+.PHONY: all install check check-unit check-integration check-asan demo bench fuzz clean deps analyze
 
 all: $(BUILDDIR)/build.ninja
 	ninja -C $(BUILDDIR)
@@ -49,5 +49,10 @@ fuzz:
 	tools/install-deps
 	tools/fuzz
 
+# Static analysis: gcc -fanalyzer, cppcheck and scan-build; zero findings (tools/analyze).
+analyze:
+	tools/install-deps
+	tools/analyze
+
 clean:
-	rm -rf $(BUILDDIR) $(ASAN_BUILDDIR) $(CHECK_BUILDDIR) build-fuzz
+	rm -rf $(BUILDDIR) $(ASAN_BUILDDIR) $(CHECK_BUILDDIR) build-fuzz build-analyze build-scan
