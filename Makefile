@@ -8,7 +8,9 @@ ASAN_BUILDDIR ?= build-asan
 CHECK_BUILDDIR ?= build-check
 MESON ?= meson
 
-.PHONY: all install check check-unit check-integration check-asan check-old-kernel demo bench fuzz clean deps
+DEB_DIR ?= build-deb
+
+.PHONY: all install check check-unit check-integration check-asan check-old-kernel demo bench fuzz clean deps deb analyze
 
 all: $(BUILDDIR)/build.ninja
 	ninja -C $(BUILDDIR)
@@ -35,7 +37,8 @@ check-asan:
 	tools/install-deps
 	@[ -f $(ASAN_BUILDDIR)/build.ninja ] || $(MESON) setup $(ASAN_BUILDDIR) \
 		--prefix=$(PREFIX) -Dbuildtype=debug -Db_sanitize=address,undefined -Db_lundef=false
-	tools/run-checks $(ASAN_BUILDDIR)
+	# The package tests build the .deb from source, whatever the build: make check runs them.
+	AU_CHECK_PACKAGE=0 tools/run-checks $(ASAN_BUILDDIR)
 
 # The integration and security tests again, with every call an old kernel lacks
 # refused (tests/old-kernel/calls.h): as on Linux 4.4.
@@ -55,5 +58,15 @@ fuzz:
 	tools/install-deps
 	tools/fuzz
 
+# Static analysis: gcc -fanalyzer, cppcheck and scan-build; zero findings (tools/analyze).
+analyze:
+	tools/install-deps
+	tools/analyze
+
+# The Debian package (dpkg-buildpackage -us -uc -b, in a copy of the tree), into DEB_DIR.
+deb:
+	tools/install-deps
+	tools/build-deb $(DEB_DIR)
+
 clean:
-	rm -rf $(BUILDDIR) $(ASAN_BUILDDIR) $(CHECK_BUILDDIR) build-fuzz
+	rm -rf $(BUILDDIR) $(ASAN_BUILDDIR) $(CHECK_BUILDDIR) build-fuzz $(DEB_DIR) build-analyze build-scan

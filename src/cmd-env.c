@@ -2,6 +2,7 @@
 #include "agent.h"
 #include "au.h"
 #include "config.h"
+#include "json.h"
 #include "util.h"
 
 #include <getopt.h>
@@ -10,7 +11,7 @@
 static const char env_usage[] =
 	"Usage: au env set [-a NAME] KEY=VALUE|KEY\n"
 	"       au env unset [-a NAME] KEY\n"
-	"       au env list [-a NAME] [--show-values]\n"
+	"       au env list [-a NAME] [--show-values] [--json]\n"
 	"\n"
 	"Store environment variables for every 'au run' of an agent (a proxy, a CA\n"
 	"bundle, an API key). A bare KEY passes your own value through at run time, so\n"
@@ -19,6 +20,8 @@ static const char env_usage[] =
 	"\n"
 	"  -a, --agent NAME    the agent (default: agent)\n"
 	"      --show-values  show the stored values (hidden otherwise)\n"
+	"      --json         list: one JSON object {\"agent\", \"values_shown\",\n"
+	"                     \"env\": [{\"name\", \"passthrough\", \"value\"}, ...]} (see 'man au')\n"
 	"  -h, --help         show this help\n";
 
 static void check_key(const char *verb, const char *entry, size_t len)
@@ -36,6 +39,7 @@ static void check_key(const char *verb, const char *entry, size_t len)
 struct env_opts {
 	const char *agent;
 	bool show_values;
+	bool json;
 };
 
 /* Options of every subcommand; --show-values only for list. Returns argv's index of the operands. */
@@ -44,6 +48,7 @@ static int parse_env_options(int argc, char **argv, const char *verb, struct env
 	static const struct option options[] = {
 		{ "agent", required_argument, NULL, 'a' },
 		{ "show-values", no_argument, NULL, 's' },
+		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -58,6 +63,11 @@ static int parse_env_options(int argc, char **argv, const char *verb, struct env
 			if (strcmp(verb, "list"))
 				die_usage("env %s: unknown option '--show-values'", verb);
 			o->show_values = true;
+			break;
+		case 'j':
+			if (strcmp(verb, "list"))
+				die_usage("env %s: unknown option '--json'", verb);
+			o->json = true;
 			break;
 		case 'h':
 			fputs(env_usage, stdout);
@@ -129,6 +139,40 @@ static int env_unset(int argc, char **argv, struct au_ctx *ctx)
 	return EXIT_OK;
 }
 
+/* Each entry: its name, whether it passes the human's value, and the value (null when hidden). */
+static void env_list_json(const struct agent *a, bool show_values)
+{
+	autostrbuf struct strbuf out = STRBUF_INIT;
+	struct json_writer w;
+
+	json_init(&w, &out);
+	json_begin_object(&w);
+	json_key(&w, "agent");
+	json_string(&w, a->user_name);
+	json_key(&w, "values_shown");
+	json_bool(&w, show_values);
+	json_key(&w, "env");
+	json_begin_array(&w);
+	for (size_t i = 0; i < a->nr_env; i++) {
+		const char *eq = strchr(a->env[i], '=');
+
+		json_begin_object(&w);
+		json_key(&w, "name");
+		json_string_len(&w, a->env[i], eq ? (size_t)(eq - a->env[i]) : strlen(a->env[i]));
+		json_key(&w, "passthrough");
+		json_bool(&w, !eq);
+		json_key(&w, "value");
+		if (eq && show_values)
+			json_string(&w, eq + 1);
+		else
+			json_null(&w);
+		json_end_object(&w);
+	}
+	json_end_array(&w);
+	json_end_object(&w);
+	json_print(&w, stdout);
+}
+
 static int env_list(int argc, char **argv, struct au_ctx *ctx)
 {
 	struct env_opts o = { 0 };
@@ -138,6 +182,10 @@ static int env_list(int argc, char **argv, struct au_ctx *ctx)
 	if (optind < argc)
 		die_usage("env list: unexpected argument '%s'", argv[optind]);
 	a = au_setup(ctx, o.agent);
+	if (o.json) {
+		env_list_json(a, o.show_values);
+		return EXIT_OK;
+	}
 	if (!a->nr_env)
 		printf("No environment variables stored for agent %s.\n", a->user_name);
 	for (size_t i = 0; i < a->nr_env; i++) {

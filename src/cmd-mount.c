@@ -1,6 +1,7 @@
 /* cmd-mount.c: au mount add|remove|list: folders of the human's home shared with an agent. */
 #include "acl.h"
 #include "agent.h"
+#include "au-json.h"
 #include "au.h"
 #include "config.h"
 #include "paths.h"
@@ -21,7 +22,7 @@
 static const char mount_usage[] =
 	"Usage: au mount add [-a NAME] [--rw] SOURCE [TARGET]\n"
 	"       au mount remove [-a NAME] SOURCE_OR_TARGET\n"
-	"       au mount list [-a NAME]\n"
+	"       au mount list [-a NAME] [--json]\n"
 	"\n"
 	"Share a folder (or, read-only, a file) of your home with an agent. It appears\n"
 	"at TARGET (by default the same place below the agent's home) in the agent's\n"
@@ -38,12 +39,15 @@ static const char mount_usage[] =
 	"\n"
 	"  -a, --agent NAME  the agent (default: agent)\n"
 	"      --rw          share read-write\n"
+	"      --json        list: one JSON object {\"agent\", \"mounts\": [{\"source\",\n"
+	"                    \"target\", \"read_only\"}, ...], \"protected_paths\"} (see 'man au')\n"
 	"  -h, --help        show this help\n";
 
 struct mount_ctx {
 	struct au_ctx *au;
 	const char *agent;
 	bool rw;
+	bool json; /* mount list --json */
 	struct config *cfg; /* the context's */
 	struct agent *a;
 	struct agent_user user;
@@ -56,6 +60,7 @@ static void parse_mount_options(int argc, char **argv, struct mount_ctx *m, cons
 	static const struct option options[] = {
 		{ "agent", required_argument, NULL, 'a' },
 		{ "rw", no_argument, NULL, 'w' },
+		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -71,6 +76,11 @@ static void parse_mount_options(int argc, char **argv, struct mount_ctx *m, cons
 			if (!allow_rw)
 				die_usage("%s: unknown option '--rw'", cmd);
 			m->rw = true;
+			break;
+		case 'j':
+			if (strcmp(verb, "list"))
+				die_usage("%s: unknown option '--json'", cmd);
+			m->json = true;
 			break;
 		case 'h':
 			fputs(mount_usage, stdout);
@@ -491,6 +501,23 @@ static int mount_remove(int argc, char **argv, struct mount_ctx *m)
 	return complete ? EXIT_OK : EXIT_FAIL;
 }
 
+static void mount_list_json(struct mount_ctx *m)
+{
+	autostrbuf struct strbuf out = STRBUF_INIT;
+	struct json_writer w;
+
+	json_init(&w, &out);
+	json_begin_object(&w);
+	json_key(&w, "agent");
+	json_string(&w, m->a->user_name);
+	json_key(&w, "mounts");
+	json_mounts(&w, m->a);
+	json_key(&w, "protected_paths");
+	json_strings(&w, config_protected_paths(m->cfg));
+	json_end_object(&w);
+	json_print(&w, stdout);
+}
+
 static int mount_list(int argc, char **argv, struct mount_ctx *m)
 {
 	bool any_rw = false;
@@ -499,6 +526,10 @@ static int mount_list(int argc, char **argv, struct mount_ctx *m)
 	if (optind < argc)
 		die_usage("mount list: unexpected argument '%s'", argv[optind]);
 	open_agent(m);
+	if (m->json) {
+		mount_list_json(m);
+		return EXIT_OK;
+	}
 	if (!m->a->nr_mounts)
 		line_out("No mounts for agent %s.", m->a->user_name);
 	for (size_t i = 0; i < m->a->nr_mounts; i++) {

@@ -22,7 +22,8 @@ static const char new_usage[] =
 	"Create an agent: a UNIX user NAME with the group su-as-NAME (which you join),\n"
 	"a home /home/NAME that you can both edit, and a small setuid entrypoint,\n"
 	"compiled for this agent and you alone, that 'au run' goes through.\n"
-	"Every system command is printed before it runs.\n"
+	"Every system command is printed before it runs. An agent that exists and is\n"
+	"whole already is left as it is, with success ('already exists').\n"
 	"\n"
 	"  -a, --agent NAME  the agent's user name (default: agent)\n"
 	"  -y, --yes         do not ask for confirmation\n"
@@ -171,6 +172,32 @@ static void install_home_files(struct new_state *s)
 		step(s, "~/.local/bin", (const char *const[]){ "install", "-d", "-o", s->name, "-g", s->group,
 							      "-m", "0755", local, bin, NULL }, RUN_SUDO);
 	}
+}
+
+/*
+ * An agent that is in the config, set up completely, with its user, group and
+ * verified entrypoint, is made already: au new has nothing to do, and says so
+ * with success, so that scripts and configuration managers can run it again.
+ * Anything less is left to check_name_free(), which names what is in the way.
+ */
+static bool already_made(const struct new_state *s, struct config *cfg)
+{
+	struct agent *a = config_find_agent(cfg, s->name);
+	autoagentuser struct agent_user u = { 0 };
+	autostrbuf struct strbuf why = STRBUF_INIT;
+	bool unreadable;
+	int fd;
+
+	if (!a || !a->bootstrapped)
+		return false;
+	agent_user_load(&u, a->user_name, a->group);
+	if (!u.user_exists || !u.group_exists)
+		return false;
+	fd = entrypoint_open_verified(a, u.gid, &why, &unreadable);
+	if (fd < 0)
+		return false;
+	close(fd);
+	return true;
 }
 
 /* Nothing of that name may exist yet: au new never adopts a user, group or home. */
@@ -327,6 +354,10 @@ int cmd_new(int argc, char **argv, struct au_ctx *ctx)
 	human_load(&s.human);
 
 	au_setup(ctx, NULL);
+	if (already_made(&s, &ctx->cfg)) {
+		printf("Agent %s already exists: nothing to do\n", s.name);
+		return EXIT_OK;
+	}
 	check_name_free(&s, &ctx->cfg);
 	check_prerequisites(&s);
 	entrypoint_build_load_source(&source);

@@ -207,3 +207,13 @@ bool json_complete(const struct json_writer *w)
 {
 	return w->depth == 0 && w->has_element[0] && !w->after_key;
 }
+
+void json_print(const struct json_writer *w, FILE *out)
+{
+	if (!json_complete(w))
+		die("json: an unfinished document");
+	fwrite(w->out->buf, 1, w->out->len, out);
+	fputc('\n', out);
+	if (fflush(out) == EOF || ferror(out))
+		die_errno("cannot write the JSON output");
+}

@@ -61,5 +61,8 @@ void json_null(struct json_writer *w);
 /* True once every container that was begun has ended. */
 bool json_complete(const struct json_writer *w);
 
+/* Writes the finished document and a newline to out (au's --json); dies when it cannot. */
+void json_print(const struct json_writer *w, FILE *out);
+
 /* Appends s to out as a quoted JSON string (the escaping json_string uses). */
 void json_quote(struct strbuf *out, const char *s, size_t len);

@@ -811,7 +811,9 @@ static int parse_key(struct parser *p, struct key_path *kp)
 			k.s.len = p->i - s;
 			k.s.ptr = xstrndup((const char *)p->s + s, k.s.len);
 		} else {
-			return fail(p, p->i, "expected a key, found %s", describe(c, buf));
+			/* Not "return fail()": the analyzers do not follow a variadic call to its -1. */
+			fail(p, p->i, "expected a key, found %s", describe(c, buf));
+			return -1;
 		}
 		ALLOC_GROW(kp->parts, kp->nr, kp->alloc);
 		kp->parts[kp->nr++] = k;

@@ -11,6 +11,8 @@
 #define AU_NORETURN __attribute__((noreturn))
 #define AU_PRINTF(a, b) __attribute__((format(printf, a, b)))
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+/* The allocators die rather than return NULL: said so that the analyzers (make analyze) know. */
+#define AU_RETURNS_NONNULL __attribute__((returns_nonnull))
 
 /* Exit codes shared by every command. */
 enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
@@ -35,12 +37,12 @@ void line_out(const char *fmt, ...) AU_PRINTF(1, 2);
 int error(const char *fmt, ...) AU_PRINTF(1, 2);
 int error_errno(const char *fmt, ...) AU_PRINTF(1, 2);
 
-void *xmalloc(size_t size);
-void *xcalloc(size_t nmemb, size_t size);
-void *xrealloc(void *ptr, size_t size);
-char *xstrdup(const char *s);
-char *xstrndup(const char *s, size_t n);
-char *xasprintf(const char *fmt, ...) AU_PRINTF(1, 2);
+void *xmalloc(size_t size) AU_RETURNS_NONNULL;
+void *xcalloc(size_t nmemb, size_t size) AU_RETURNS_NONNULL;
+void *xrealloc(void *ptr, size_t size) AU_RETURNS_NONNULL;
+char *xstrdup(const char *s) AU_RETURNS_NONNULL;
+char *xstrndup(const char *s, size_t n) AU_RETURNS_NONNULL;
+char *xasprintf(const char *fmt, ...) AU_PRINTF(1, 2) AU_RETURNS_NONNULL;
 
 /* Grow *array (of *alloc elements) so that it holds at least nr + 1. */
 #define ALLOC_GROW(array, nr, alloc)                                           \

@@ -124,15 +124,15 @@ assert_no_agent() {
 	refute_output --partial -- '--user'
 }
 
-@test "au new twice fails, says the agent exists, and leaves it as it was" {
+@test "au new twice says the agent exists, succeeds (nothing to do), and leaves it as it was" {
 	as_human au new --yes >/dev/null 2>&1
 	local config_before ep_before
 	config_before=$(sha256sum "$(human_config)")
 	ep_before=$(sha256sum "$(entrypoint_of agent)")
 
 	run --separate-stderr as_human au new --yes
-	assert_failure 1
-	assert_regex "$stderr" "^au: agent 'agent' is already in '$(human_config)'"
+	assert_success
+	assert_output "Agent agent already exists: nothing to do"
 	refute_output --partial '$ sudo'
 	assert_equal "$(sha256sum "$(human_config)")" "$config_before"
 	assert_equal "$(sha256sum "$(entrypoint_of agent)")" "$ep_before"

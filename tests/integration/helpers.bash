@@ -107,7 +107,8 @@ world_teardown() {
 		grep -qxF -- "${home#/home/}" "$WORLD_STATE/homes" && continue
 		rm -rf --one-file-system -- "$home"
 	done
-	rm -rf --one-file-system -- "$AU_PREFIX/libexec/agent-as-unix-user"/*
+	# The agents' folders only: the programs au installs there itself stay.
+	rm -rf --one-file-system -- "$AU_PREFIX/libexec/agent-as-unix-user"/*/
 
 	rm -rf --one-file-system -- "$(human_home)"
 	tar -C /home -xpf "$WORLD_STATE/human-home.tar"

@@ -328,6 +328,14 @@ static const char agent_head[] =
 	"entrypoint = \"/e/su_as_agent\"\n"
 	"entrypoint_sha256 = \"<unknown>\"\n";
 
+static const char agent_head_bootstrapped[] =
+	"[[agents]]\n"
+	"user_name = \"agent\"\n"
+	"su_as_agent_group = \"su-as-agent\"\n"
+	"entrypoint = \"/e/su_as_agent\"\n"
+	"entrypoint_sha256 = \"<unknown>\"\n"
+	"bootstrapped = true\n";
+
 struct bad {
 	const char *text;
 	const char *error;
@@ -373,6 +381,8 @@ static void test_schema_errors(void **state)
 		  "7:11: 'limits': 'disk=1G' is not KEY=VALUE with KEY memory, cpu or tasks" },
 		{ "BOOT\nbootstrapped = true\nlimits = [\"tasks=8\", \"tasks=max\"]\n",
 		  "7:22: 'limits': tasks is given twice" },
+		{ "BOOT\nbootstrapped = true\nentrypoint_source_sha256 = \"<unknown>\"\n",
+		  "7:28: 'entrypoint_source_sha256' must be 64 lowercase hex digits" },
 		{ "BOOT\nbootstrapped = true\nmounts = 3\n",
 		  "7:10: 'mounts' must be an array of tables, not an integer" },
 		{ "BOOT\nbootstrapped = true\n[[agents.mounts]]\nsource = \"/a\"\n",
@@ -423,6 +433,26 @@ static void test_schema_errors(void **state)
 		free(err);
 		strbuf_release(&text);
 	}
+}
+
+/* The source's fingerprint is ours: optional, kept, and written after the reference's keys. */
+static void test_entrypoint_source_sha256_round_trip(void **state)
+{
+	static const char hex[] = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+	autofree char *text = xasprintf("%sbootstrapped = true\nentrypoint_source_sha256 = \"%s\"\n",
+					agent_head, hex);
+	autofree char *out = NULL;
+	struct config cfg;
+
+	parse_ok(&cfg, agent_head_bootstrapped);
+	assert_null(cfg.agents[0].entrypoint_source_sha256);
+	config_release(&cfg);
+
+	parse_ok(&cfg, text);
+	assert_string_equal(cfg.agents[0].entrypoint_source_sha256, hex);
+	out = config_format(&cfg);
+	assert_string_equal(out, text);
+	config_release(&cfg);
 }
 
 /* ---- helpers on the config ---- */
@@ -1005,6 +1035,7 @@ int main(void)
 		cmocka_unit_test(test_unknown_keys_are_kept),
 		cmocka_unit_test(test_empty_and_hand_written),
 		cmocka_unit_test(test_schema_errors),
+		cmocka_unit_test(test_entrypoint_source_sha256_round_trip),
 		cmocka_unit_test(test_agents_mounts_env),
 		cmocka_unit_test(test_protected_paths),
 		cmocka_unit_test(test_default_path),
