@@ -116,16 +116,22 @@ config_value() {
 }
 
 @test "au repair finishes an agent whose au new was killed before its entrypoint was installed" {
-	local bin
-	bin=$home/bin
-	install -d -o "$AU_HUMAN" -g "$AU_HUMAN" "$bin"
-	# shellcheck disable=SC2016 # $PPID is the fake cc's, not ours
-	printf '#!/bin/sh\nkill -KILL $PPID\nexit 1\n' >"$bin/cc"
-	chmod 0755 "$bin/cc"
-	cp "$bin/cc" "$bin/musl-gcc"
-	run --separate-stderr as_human env "PATH=$bin:$AU_PREFIX/bin:/usr/sbin:/usr/bin:/sbin:/bin" au new --yes
+	local fake=$BATS_TEST_TMPDIR/cc compiler compilers=()
+	# shellcheck disable=SC2016 # $PPID is the fake compiler's, not ours
+	printf '#!/bin/sh\nkill -KILL $PPID\nexit 1\n' >"$fake"
+	chmod 0755 "$fake"
+	# au runs its helpers by absolute path, never from PATH: the fake goes over the real
+	# compilers, in the throwaway world's mount namespace only.
+	for compiler in /usr/bin/musl-gcc "$(readlink -f /usr/bin/cc)"; do
+		[[ -e $compiler ]] || continue
+		mount --bind "$fake" "$compiler"
+		compilers+=("$compiler")
+	done
+	run --separate-stderr as_human au new --yes
+	for compiler in "${compilers[@]}"; do
+		umount "$compiler"
+	done
 	assert_equal "$status" 137
-	rm -rf "$bin"
 	run --separate-stderr as_human au run true
 	assert_failure 1
 	assert_regex "$stderr" "'au repair -a agent' finishes it"
