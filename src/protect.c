@@ -38,8 +38,14 @@ enum maker {
 };
 static const char *const maker_names[] = { "HEAD", "objects", "refs", "commondir" };
 
-/* Inside a git directory, what git reads to run something: config and hooks, and where else to read them. */
-static const char *const sensitive_names[] = { "config", "config.worktree", "commondir", "hooks" };
+/*
+ * Inside a git directory, what git reads to run something: config and hooks, and where
+ * else to read them; and the state of a stopped rebase, cherry-pick or revert, whose
+ * todo list runs its "exec" lines (and picks with its saved options) at the human's
+ * next "--continue".
+ */
+static const char *const sensitive_names[] = { "config", "config.worktree", "commondir", "hooks",
+					       "rebase-merge", "rebase-apply", "sequencer" };
 
 /* A change seen under a share, below its top: from the entrypoint's report, or from ctimes. */
 #define CHANGE_NEW_TREE (1u << 8) /* inside a folder that is new where it is: everything in it is */
