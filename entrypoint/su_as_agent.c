@@ -1638,10 +1638,17 @@ static int watch_open(const unsigned char *key, unsigned key_len, int flags)
 	return open_by_handle_at(fs->mount_fd, &fh.h, flags | O_PATH | O_CLOEXEC);
 }
 
-/* Whether the folder open at fd is one of the mounts' sources or below one, by walking ".." by fd. */
-static bool watch_inside(int fd)
+/*
+ * Whether the folder open at fd is one of the mounts' sources or below one,
+ * by walking ".." by fd: 1 inside, 0 outside (the top of its file system was
+ * reached), -1 when that cannot be told (an error, or deeper than we walk:
+ * the agent can make a folder of any depth), which fails closed: the watch
+ * is lost, and au looks everywhere.
+ */
+static int watch_inside(int fd)
 {
 	int cur = dup(fd);
+	int verdict = -1;
 
 	for (int depth = 0; cur >= 0 && depth < PATH_MAX / 2; depth++) {
 		struct stat st, up_st;
@@ -1652,21 +1659,26 @@ static bool watch_inside(int fd)
 		for (size_t i = 0; i < watch.nr_tops; i++) {
 			if (watch.tops[i].dev == st.st_dev && watch.tops[i].ino == st.st_ino) {
 				close(cur);
-				return true;
+				return 1;
 			}
 		}
 		up = openat(cur, "..", O_PATH | O_DIRECTORY | O_CLOEXEC);
-		if (up < 0 || fstat(up, &up_st) < 0 || up_st.st_dev != st.st_dev || up_st.st_ino == st.st_ino) {
+		if (up < 0 || fstat(up, &up_st) < 0) {
 			if (up >= 0)
 				close(up);
-			break; /* the top of the file system: outside */
+			break;
+		}
+		if (up_st.st_dev != st.st_dev || up_st.st_ino == st.st_ino) {
+			close(up);
+			verdict = 0; /* the top of the file system: outside */
+			break;
 		}
 		close(cur);
 		cur = up;
 	}
 	if (cur >= 0)
 		close(cur);
-	return false;
+	return verdict;
 }
 
 /* Sends one folder's names, as many messages as they need, each with the folder's fd. */
@@ -1732,8 +1744,14 @@ static void watch_report(const struct su_request *req)
 		/* Gone (ESTALE): what was in it and still exists was moved, and reported where it went. */
 		if (fd < 0 && errno != ESTALE && errno != ENOENT)
 			watch_lose(SU_LOST_UNRESOLVED, errno);
-		if (fd >= 0 && watch_inside(fd))
-			watch_send_dir(req, fd, d);
+		if (fd >= 0) {
+			int inside = watch_inside(fd);
+
+			if (inside < 0)
+				watch_lose(SU_LOST_UNRESOLVED, 0);
+			else if (inside)
+				watch_send_dir(req, fd, d);
+		}
 		if (fd >= 0)
 			close(fd);
 		off = d->next;

@@ -6,6 +6,7 @@
 #include "hash.h"
 #include "paths.h"
 #include "au-config.h"
+#include "sys.h"
 #include "util.h"
 
 #include <dirent.h>
@@ -16,6 +17,7 @@
 #include <pwd.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 void human_load(struct human *h)
 {
@@ -196,6 +198,22 @@ static int found_one(int proc_fd, const char *pid, void *data)
 bool agent_has_processes(uid_t uid)
 {
 	return for_each_process_of(uid, found_one, NULL) != 0;
+}
+
+int agent_stop_processes(uid_t uid)
+{
+	autofree char *arg = xasprintf("%u", (unsigned)uid);
+
+	for (int pass = 0; pass < 10 && agent_has_processes(uid); pass++) {
+		if (pass)
+			usleep(20 * 1000);
+		if (run_command((const char *const[]){ "pkill", "--signal", "KILL", "--uid", arg, NULL }, RUN_SUDO) > 1)
+			return -1;
+	}
+	if (!agent_has_processes(uid))
+		return 0;
+	error("processes of uid %u are still running after ten rounds of 'pkill --signal KILL'", (unsigned)uid);
+	return -1;
 }
 
 char *entrypoint_install_path(const char *name)

@@ -65,6 +65,12 @@ bool process_has_gid(gid_t gid);
 /* Any process of uid still running (userdel refuses then, and a mount stays in its view)? */
 bool agent_has_processes(uid_t uid);
 /*
+ * Kills every process of uid (sudo pkill), and again while any is left: one
+ * that forks as fast as a pass kills can outlive it. Returns 0 when none is
+ * left, -1 (said) otherwise.
+ */
+int agent_stop_processes(uid_t uid);
+/*
  * Calls fn for each process of uid in /proc (proc_fd is /proc's, pid its
  * entry there) until fn returns non-zero, which is returned; else 0.
  */

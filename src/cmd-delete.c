@@ -168,12 +168,9 @@ static void confirm(const struct deletion *d, bool yes)
  */
 static int stop_processes(const struct deletion *d)
 {
-	autofree char *uid = NULL;
-
-	if (!d->has_uid || d->user_is_other || d->uid_is_others || !agent_has_processes(d->uid))
+	if (!d->has_uid || d->user_is_other || d->uid_is_others)
 		return 0;
-	uid = xasprintf("%u", (unsigned)d->uid);
-	return run_command((const char *const[]){ "pkill", "--signal", "KILL", "--uid", uid, NULL }, RUN_SUDO) > 1;
+	return agent_stop_processes(d->uid) < 0;
 }
 
 /* The gids named by group entries of fd's ACLs that no group has: stale, whoever's they were. */

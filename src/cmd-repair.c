@@ -210,11 +210,7 @@ static bool confirm(const struct repair *r, bool yes)
  */
 static int stop_processes(const struct repair *r)
 {
-	autofree char *uid = xasprintf("%u", (unsigned)r->user.uid);
-
-	if (!agent_has_processes(r->user.uid))
-		return 0;
-	return run_command((const char *const[]){ "pkill", "--signal", "KILL", "--uid", uid, NULL }, RUN_SUDO) > 1;
+	return agent_stop_processes(r->user.uid) < 0;
 }
 
 static int remove_old_entrypoint(const struct repair *r)

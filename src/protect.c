@@ -442,8 +442,17 @@ struct walk {
 	void (*visit)(struct walk *w, int fd, const char *rel, const struct stat *st, const struct stat *parent_st,
 		      struct walk_entry *e, size_t n, bool new_tree);
 	void *data;
-	bool incomplete; /* some folder could not be read */
+	bool incomplete; /* some folder could not be read, or lay deeper than WALK_MAX_DEPTH */
+	unsigned depth;
 };
+
+/*
+ * How deep the walk goes below where it starts. No project nests folders
+ * this deep, but the agent can make a chain of any depth, and each level
+ * holds an fd and a longer path here: beyond it the walk is incomplete
+ * (and said so), rather than au running out of fds, memory or stack.
+ */
+#define WALK_MAX_DEPTH 512
 
 static int compare_entries(const void *a, const void *b)
 {
@@ -498,7 +507,14 @@ static void walk_dir(struct walk *w, int fd, const char *rel, const struct stat 
 		}
 		if (fstat(child, &child_st) == 0 && child_st.st_dev == w->s->top_st.st_dev) {
 			autofree char *child_rel = join_rel(rel, entries[i].name);
-			walk_dir(w, child, child_rel, &child_st, st, entries[i].new_tree);
+
+			if (w->depth >= WALK_MAX_DEPTH) {
+				w->incomplete = true;
+			} else {
+				w->depth++;
+				walk_dir(w, child, child_rel, &child_st, st, entries[i].new_tree);
+				w->depth--;
+			}
 		}
 		close(child);
 	}
