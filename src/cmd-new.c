@@ -4,6 +4,7 @@
 #include "au-config.h"
 #include "au.h"
 #include "config.h"
+#include "entrypoint.h"
 #include "entrypoint-hash.h"
 #include "hash.h"
 #include "sys.h"
@@ -127,6 +128,8 @@ static void check_prerequisites(struct new_state *s)
 		error("cannot install the entrypoint below '%s': %s", AU_LIBEXECDIR, why.buf);
 		exit(EXIT_FAIL);
 	}
+	if (!safe_for_literal(AU_NETPROXY_PATH) || !safe_for_literal(AU_RESOLV_CONF_PATH))
+		die("au's install prefix '%s' has characters au cannot compile in", AU_PREFIX);
 	if (!safe_for_literal(s->human.home_real) || !safe_for_literal(s->shell))
 		die("your home '%s' or the shell '%s' has characters au cannot compile in",
 		    s->human.home_real, s->shell);
@@ -290,6 +293,8 @@ static void compile_entrypoint(struct new_state *s, const struct strbuf *source,
 	strvec_pushf(&argv, "-DAGENT_HOME=\"%s\"", home_real);
 	strvec_pushf(&argv, "-DAGENT_SHELL=\"%s\"", s->shell);
 	strvec_pushf(&argv, "-DCALLER_HOME=\"%s\"", s->human.home_real);
+	strvec_pushf(&argv, "-DNETPROXY_PATH=\"%s\"", AU_NETPROXY_PATH);
+	strvec_pushf(&argv, "-DRESOLV_CONF_PATH=\"%s\"", AU_RESOLV_CONF_PATH);
 	strvec_push(&argv, "-o");
 	strvec_push(&argv, bin);
 	step(s, "compile", strvec_argv(&argv), 0);
@@ -318,6 +323,9 @@ static void check_name_free(const struct new_state *s, struct config *cfg)
 
 	if (config_find_agent(cfg, s->name))
 		die("agent '%s' is already in '%s'", s->name, cfg->path);
+	/* Its entrypoint's folder would be the network proxy's file. */
+	if (!strcmp(s->name, SU_NETPROXY_NAME))
+		die_usage("new: '%s' is the name of au's network proxy: pick another", s->name);
 	if (getpwnam(s->name))
 		die("a user named '%s' already exists", s->name);
 	if (getgrnam(s->group))

@@ -48,6 +48,13 @@ struct ep_request {
 	char *directory; /* NULL: the agent's home */
 	bool keep_running;
 	bool report; /* the caller passes the report channel as SU_REPORT_FD */
+	/*
+	 * SU_NET_MODE_PROXY: the caller passes the proxy's channel as
+	 * SU_NET_FD, and capture_ports are listened on besides the fixed ones.
+	 */
+	enum su_net_mode net;
+	unsigned short *capture_ports;
+	size_t nr_capture, alloc_capture;
 	struct strvec command; /* at least one word */
 };
 
@@ -59,10 +66,16 @@ void ep_request_release(struct ep_request *req);
 void ep_request_add_env(struct ep_request *req, const char *name);
 void ep_request_add_mount(struct ep_request *req, const char *source, const char *target, bool read_only);
 void ep_request_add_protected(struct ep_request *req, const char *path, enum ep_protect_kind kind);
+/*
+ * A capture listener on port, once. A port given again, a fixed capture port
+ * and a port whose role is taken (DNS, HTTP, SOCKS) are left out.
+ */
+void ep_request_add_capture_port(struct ep_request *req, unsigned short port);
 
 /*
- * What the entrypoint would refuse for its size (too many mounts, variables
- * or protected paths), said in the human's words. Returns 0, or -1 with why.
+ * What the entrypoint would refuse for its size (too many mounts, variables,
+ * protected paths or capture ports), said in the human's words. Returns 0,
+ * or -1 with why.
  */
 int ep_request_check(const struct ep_request *req, struct strbuf *why);
 

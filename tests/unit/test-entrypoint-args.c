@@ -40,7 +40,7 @@
 
 #define MAX_WORDS 4200
 
-/* An argv under construction: "su_as_agent au1" then what a test adds. */
+/* An argv under construction: "su_as_agent" and the protocol word, then what a test adds. */
 struct words {
 	char *v[MAX_WORDS + 1];
 	int n;
@@ -50,7 +50,7 @@ static void words_init(struct words *w)
 {
 	w->n = 0;
 	w->v[w->n++] = (char *)"su_as_agent";
-	w->v[w->n++] = (char *)"au1";
+	w->v[w->n++] = (char *)SU_PROTOCOL;
 	w->v[w->n] = NULL;
 }
 
@@ -69,7 +69,7 @@ static void words_addv(struct words *w, const char *const *s)
 
 static struct su_request req;
 
-/* Parses "su_as_agent au1 WORDS... (NULL)". */
+/* Parses "su_as_agent PROTOCOL WORDS... (NULL)". */
 static int parse(const char *const *words, const char **why)
 {
 	struct words w;
@@ -102,9 +102,9 @@ static void assert_refused(const char *const *words, const char *why_part)
 		strbuf_addf(&shown, " [%s]", e);
 	}
 	if (parse(words, &why) == 0)
-		fail_msg("accepted: au1%s", strbuf_str(&shown));
+		fail_msg("accepted: " SU_PROTOCOL "%s", strbuf_str(&shown));
 	if (!why || !strstr(why, why_part))
-		fail_msg("refused 'au1%s' with '%s', expected a reason with '%s'",
+		fail_msg("refused '" SU_PROTOCOL "%s' with '%s', expected a reason with '%s'",
 			 strbuf_str(&shown), why ? why : "(null)", why_part);
 }
 
@@ -155,6 +155,10 @@ static void test_a_second_parse_starts_clean(void **state)
 	assert_accepted(W("-k", "-d", "/tmp", "-e", "A", "--", "x"));
 	assert_accepted(W("--", "y"));
 	assert_false(req.keep_running);
+	assert_accepted(W("-n", "proxy", "-l", "8080", "--", "x"));
+	assert_accepted(W("--", "y"));
+	assert_int_equal(req.net, SU_NET_MODE_NONE);
+	assert_int_equal(req.nr_capture, 0);
 	assert_null(req.directory);
 	assert_int_equal(req.nr_env, 0);
 }
@@ -163,7 +167,7 @@ static void test_a_second_parse_starts_clean(void **state)
 
 static void test_protocol_word_required(void **state)
 {
-	static const char *const wrong[] = { "au2", "au", "AU1", "au1 ", " au1", "au10", "", "--", "-k" };
+	static const char *const wrong[] = { "au1", "au3", "au", "AU2", "au2 ", " au2", "au20", "", "--", "-k" };
 	const char *why = NULL;
 
 	for (size_t i = 0; i < ARRAY_SIZE(wrong); i++) {
@@ -186,7 +190,7 @@ static void test_argc_zero_and_one(void **state)
 	/* pkexec CVE-2021-4034: argv can be empty. */
 	char *none[] = { NULL };
 	char *only[] = { (char *)"su_as_agent", NULL };
-	char *just_protocol[] = { (char *)"su_as_agent", (char *)"au1", NULL };
+	char *just_protocol[] = { (char *)"su_as_agent", (char *)SU_PROTOCOL, NULL };
 	const char *why = NULL;
 
 	assert_int_equal(su_parse_args(0, none, &req, &why), -1);
@@ -234,7 +238,7 @@ static void test_unknown_options(void **state)
 {
 	static const char *const opts[] = {
 		"-x", "-E", "-R", "-K", "--keep", "-", "---", "-rw", "-kk", "-e=PATH", "-eTERM",
-		"-r/home/alice/a", "-dd", "au1", "/home/agent", "-\x01", "-e ",
+		"-r/home/alice/a", "-dd", SU_PROTOCOL, "/home/agent", "-\x01", "-e ",
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(opts); i++) {
@@ -420,6 +424,79 @@ static void test_keep_running(void **state)
 	assert_true(req.keep_running);
 }
 
+/* --- the network -------------------------------------------------------- */
+
+static void test_network_modes(void **state)
+{
+	/* Without -n: a namespace of its own, the closed choice. */
+	assert_accepted(W("--", "bash"));
+	assert_int_equal(req.net, SU_NET_MODE_NONE);
+	assert_accepted(W("-n", "host", "--", "bash"));
+	assert_int_equal(req.net, SU_NET_MODE_HOST);
+	assert_accepted(W("-n", "none", "--", "bash"));
+	assert_int_equal(req.net, SU_NET_MODE_NONE);
+	assert_accepted(W("-n", "proxy", "--", "bash"));
+	assert_int_equal(req.net, SU_NET_MODE_PROXY);
+	assert_int_equal(req.nr_capture, 0);
+	/* au's modes are not the entrypoint's: allow and all are both "proxy" here. */
+	assert_refused(W("-n", "all", "--", "bash"), "-n needs host, none or proxy");
+	assert_refused(W("-n", "allow", "--", "bash"), "-n needs host, none or proxy");
+	assert_refused(W("-n", "PROXY", "--", "bash"), "-n needs host, none or proxy");
+	assert_refused(W("-n", "", "--", "bash"), "-n needs host, none or proxy");
+	assert_refused(W("-n", "--", "bash"), "-n needs host, none or proxy");
+	assert_refused(W("-n"), "-n needs host, none or proxy");
+}
+
+static void test_capture_ports(void **state)
+{
+	assert_accepted(W("-n", "proxy", "-l", "8080", "-l", "5432", "-l", "65535", "-l", "1", "--", "bash"));
+	assert_int_equal(req.nr_capture, 4);
+	assert_int_equal(req.capture_ports[0], 8080);
+	assert_int_equal(req.capture_ports[1], 5432);
+	assert_int_equal(req.capture_ports[2], 65535);
+	assert_int_equal(req.capture_ports[3], 1);
+	/* Order does not matter, the mode does. */
+	assert_accepted(W("-l", "8080", "-n", "proxy", "--", "bash"));
+	assert_refused(W("-l", "8080", "--", "bash"), "-l needs -n proxy");
+	assert_refused(W("-n", "none", "-l", "8080", "--", "bash"), "-l needs -n proxy");
+	assert_refused(W("-n", "proxy", "-l", "8080", "-n", "host", "--", "bash"), "-l needs -n proxy");
+	/* Ports whose role is taken, fixed ones, repeats, and what is not a port. */
+	static const char *const bad[] = { "53", "3128", "1080", "22", "80", "443", "0", "65536", "08080",
+					   "+80", "-1", "8080 ", " 8080", "0x50", "", "999999", "80a" };
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++)
+		assert_refused(W("-n", "proxy", "-l", bad[i], "--", "bash"), "-l needs a port that is not taken");
+	assert_refused(W("-n", "proxy", "-l", "8080", "-l", "8080", "--", "bash"), "-l needs a port that is not taken");
+	assert_refused(W("-n", "proxy", "-l"), "-l needs a port that is not taken");
+}
+
+static void test_capture_limit(void **state)
+{
+	static struct words w;
+	static char ports[SU_NET_MAX_CAPTURE + 1][8];
+	const char *why = NULL;
+
+	words_init(&w);
+	words_addv(&w, W("-n", "proxy"));
+	for (int i = 0; i <= SU_NET_MAX_CAPTURE; i++) {
+		snprintf(ports[i], sizeof(ports[i]), "%d", 10000 + i);
+		if (i < SU_NET_MAX_CAPTURE)
+			words_addv(&w, W("-l", ports[i]));
+	}
+	words_addv(&w, W("--", "bash"));
+	assert_int_equal(su_parse_args(w.n, w.v, &req, &why), 0);
+	assert_int_equal(req.nr_capture, SU_NET_MAX_CAPTURE);
+	/* Every listener the entrypoint makes fits in the proxy's NLISTEN. */
+	assert_int_equal(SU_NET_FIXED_LISTENERS + req.nr_capture, SU_NET_MAX_LISTENERS);
+
+	words_init(&w);
+	words_addv(&w, W("-n", "proxy"));
+	for (int i = 0; i <= SU_NET_MAX_CAPTURE; i++)
+		words_addv(&w, W("-l", ports[i]));
+	words_addv(&w, W("--", "bash"));
+	assert_int_equal(su_parse_args(w.n, w.v, &req, &why), -1);
+	assert_string_equal(why, "too many capture ports");
+}
+
 /* --- limits -------------------------------------------------------------- */
 
 static void test_mount_limit(void **state)
@@ -517,10 +594,10 @@ static int parse_in_child(int argc, char *argv[])
 
 static void test_null_where_checked(void **state)
 {
-	char *as_option[] = { (char *)"su", (char *)"au1", NULL, (char *)"--", (char *)"bash", NULL };
+	char *as_option[] = { (char *)"su", (char *)SU_PROTOCOL, NULL, (char *)"--", (char *)"bash", NULL };
 	char *as_protocol[] = { (char *)"su", NULL, (char *)"--", (char *)"bash", NULL };
-	char *as_dir[] = { (char *)"su", (char *)"au1", (char *)"-d", NULL, (char *)"--", (char *)"bash", NULL };
-	char *as_command[] = { (char *)"su", (char *)"au1", (char *)"--", NULL, (char *)"x", NULL };
+	char *as_dir[] = { (char *)"su", (char *)SU_PROTOCOL, (char *)"-d", NULL, (char *)"--", (char *)"bash", NULL };
+	char *as_command[] = { (char *)"su", (char *)SU_PROTOCOL, (char *)"--", NULL, (char *)"x", NULL };
 
 	assert_int_equal(parse_in_child(5, as_option), 1);
 	assert_int_equal(parse_in_child(4, as_protocol), 1);
@@ -538,12 +615,15 @@ static void test_null_where_checked(void **state)
  */
 static void test_null_after_an_option(void **state)
 {
-	char *e[] = { (char *)"su", (char *)"au1", (char *)"-e", NULL, (char *)"--", (char *)"bash", NULL };
-	char *r_src[] = { (char *)"su", (char *)"au1", (char *)"-r", NULL, (char *)"/home/agent/a",
+	char *e[] = { (char *)"su", (char *)SU_PROTOCOL, (char *)"-e", NULL, (char *)"--", (char *)"bash", NULL };
+	char *r_src[] = { (char *)"su", (char *)SU_PROTOCOL, (char *)"-r", NULL, (char *)"/home/agent/a",
 			  (char *)"--", (char *)"bash", NULL };
-	char *w_dst[] = { (char *)"su", (char *)"au1", (char *)"-w", (char *)"/home/alice/a", NULL,
+	char *w_dst[] = { (char *)"su", (char *)SU_PROTOCOL, (char *)"-w", (char *)"/home/alice/a", NULL,
 			  (char *)"--", (char *)"bash", NULL };
-	char *p[] = { (char *)"su", (char *)"au1", (char *)"-p", NULL, (char *)"--", (char *)"bash", NULL };
+	char *p[] = { (char *)"su", (char *)SU_PROTOCOL, (char *)"-p", NULL, (char *)"--", (char *)"bash", NULL };
+	char *n[] = { (char *)"su", (char *)SU_PROTOCOL, (char *)"-n", NULL, (char *)"--", (char *)"bash", NULL };
+	char *l[] = { (char *)"su", (char *)SU_PROTOCOL, (char *)"-n", (char *)"proxy", (char *)"-l", NULL,
+		      (char *)"--", (char *)"bash", NULL };
 	struct {
 		const char *what;
 		int argc;
@@ -553,6 +633,8 @@ static void test_null_after_an_option(void **state)
 		{ "-r NULL TARGET", 7, r_src },
 		{ "-w SOURCE NULL", 7, w_dst },
 		{ "-p NULL", 6, p },
+		{ "-n NULL", 6, n },
+		{ "-l NULL", 8, l },
 	};
 	char wrong[512] = "";
 
@@ -582,7 +664,7 @@ static uint64_t rng(void)
 }
 
 static const char *const tokens[] = {
-	"au1", "--", "-e", "-r", "-w", "-p", "-g", "-d", "-k", "-", "-x", "", "bash", "/bin/sh",
+	SU_PROTOCOL, "--", "-e", "-n", "-l", "proxy", "none", "host", "22", "3128", "8080", "-r", "-w", "-p", "-g", "-d", "-k", "-", "-x", "", "bash", "/bin/sh",
 	"PATH", "TERM", "A=B", "1A", "_", "/", ".", "..", "/home/alice", "/home/agent",
 	"/home/alice/src", "/home/agent/src", "/home/alice/", "/home/agent/", "/home/alicex/a",
 	"/home/agentx/a", "/home/alice/../x", "/home/agent/../../etc", "/home/agent/.",
@@ -654,14 +736,22 @@ static void test_mutation_run(void **state)
 		strbuf_reset(&in);
 		/* Mostly the right protocol word: the parser's body is the target. */
 		if (rng() % 16)
-			strbuf_add(&in, "au1", 4);
+			strbuf_add(&in, SU_PROTOCOL, sizeof(SU_PROTOCOL));
 		for (size_t i = 0; i < nr; i++) {
 			/* Mostly an option with arguments of the right shape. */
 			if (rng() % 8) {
-				static const char *const opts[] = { "-r", "-w", "-p", "-g", "-e", "-d", "-k" };
+				static const char *const opts[] = { "-r", "-w", "-p", "-g", "-e", "-d", "-k", "-n", "-l" };
+				static const char *const modes[] = { "proxy", "none", "host", "all", "" };
+				static const char *const ports[] = { "8080", "22", "53", "3128", "0", "65536", "05432", "x" };
 				const char *opt = opts[rng() % ARRAY_SIZE(opts)];
 
 				strbuf_add(&in, opt, 3);
+				if (opt[1] == 'n' || opt[1] == 'l') {
+					strbuf_addstr(&in, opt[1] == 'n' ? modes[rng() % ARRAY_SIZE(modes)]
+									 : ports[rng() % ARRAY_SIZE(ports)]);
+					strbuf_addch(&in, '\0');
+					continue;
+				}
 				if (opt[1] == 'r' || opt[1] == 'w') {
 					random_path(&in, CALLER_HOME);
 					strbuf_addch(&in, '\0');
@@ -720,6 +810,9 @@ int main(void)
 		cmocka_unit_test(test_protected_paths),
 		cmocka_unit_test(test_directory),
 		cmocka_unit_test(test_keep_running),
+		cmocka_unit_test(test_network_modes),
+		cmocka_unit_test(test_capture_ports),
+		cmocka_unit_test(test_capture_limit),
 		cmocka_unit_test(test_mount_limit),
 		cmocka_unit_test(test_env_limit),
 		cmocka_unit_test(test_protected_limit),
