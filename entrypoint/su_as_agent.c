@@ -1181,9 +1181,9 @@ static void make_listeners(const struct su_request *req, struct su_net *net)
 
 /*
  * In the proxy's process: fds 0 to 2 /dev/null, then the channel, the
- * lifetime pipe and the listeners at the places au-netproxy expects. Every
- * other fd is close-on-exec already (and marked so again), the executable's
- * among them.
+ * lifetime pipe and the listeners at the places au-netproxy expects, the
+ * executable's fd above them. Every other fd is close-on-exec already (and
+ * marked so again), the executable's among them.
  */
 static void place_proxy_fds(struct su_net *net)
 {
@@ -1198,6 +1198,9 @@ static void place_proxy_fds(struct su_net *net)
 	if (null < 0)
 		_exit(SU_EXIT_SELF);
 	/* Out of the way of every place first, then into place (dup2 clears close-on-exec). */
+	net->proxy_exe = fcntl(net->proxy_exe, F_DUPFD_CLOEXEC, SU_NETPROXY_FD_FIRST_LISTENER + (int)n);
+	if (net->proxy_exe < 0)
+		_exit(SU_EXIT_SELF);
 	for (size_t i = 0; i < n; i++) {
 		from[i] = fcntl(from[i], F_DUPFD_CLOEXEC, SU_NETPROXY_FD_FIRST_LISTENER + (int)n);
 		if (from[i] < 0)

@@ -23,6 +23,7 @@ static const struct command {
 	{ "delete", cmd_delete, NEED_AGENT | LOCK_WRITE, "remove an agent and everything au made for it" },
 	{ "mount", cmd_mount, 0, "share folders of your home with an agent (add, remove, list)" },
 	{ "env", cmd_env, 0, "store environment variables for an agent's runs (set, unset, list)" },
+	{ "net", cmd_net, 0, "the agent's network: mode, allowed destinations, connection log" },
 };
 
 struct agent *au_setup(struct au_ctx *ctx, const char *agent_name)

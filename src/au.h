@@ -45,3 +45,4 @@ int cmd_list(int argc, char **argv, struct au_ctx *ctx);
 int cmd_delete(int argc, char **argv, struct au_ctx *ctx);
 int cmd_mount(int argc, char **argv, struct au_ctx *ctx);
 int cmd_env(int argc, char **argv, struct au_ctx *ctx);
+int cmd_net(int argc, char **argv, struct au_ctx *ctx);

@@ -1,13 +1,17 @@
 /*
  * cmd-run.c: au run. Reads as its steps: the agent, its verified entrypoint,
- * the request (environment, mounts, protections, directory, command), then
- * the launch (exec, or wait, or a pty relay) and the audit of read-write
- * shares afterwards.
+ * its network mode, the request (environment, network, mounts, protections,
+ * directory, command), then the launch (exec, or wait, or a pty relay), the
+ * end of the network log and the audit of read-write shares afterwards.
  */
 #include "agent.h"
+#include "au-config.h"
 #include "au.h"
 #include "config.h"
 #include "entrypoint.h"
+#include "net.h"
+#include "netlog.h"
+#include "netproto.h"
 #include "paths.h"
 #include "protect.h"
 #include "report.h"
@@ -21,28 +25,34 @@
 #include <limits.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
 static const char run_usage[] =
-	"Usage: au run [-a NAME] [-e KEY[=VALUE]]... [-d DIR] [--no-login] [--keep-running]\n"
-	"              [--] COMMAND [ARG]...\n"
+	"Usage: au run [-a NAME] [-e KEY[=VALUE]]... [-d DIR] [--net MODE] [--no-login]\n"
+	"              [--keep-running] [--] COMMAND [ARG]...\n"
 	"\n"
-	"Run COMMAND as the agent, in its own mount and PID namespaces, with a scrubbed\n"
-	"environment and, when you are on a terminal, a pseudo-terminal of its own.\n"
+	"Run COMMAND as the agent, in its own mount, PID and network namespaces, with a\n"
+	"scrubbed environment and, when you are on a terminal, a pseudo-terminal of its own.\n"
 	"\n"
 	"  -a, --agent NAME       the agent (default: agent)\n"
 	"  -e, --env KEY[=VALUE]  set KEY for the command; a bare KEY passes your value\n"
 	"  -d, --directory DIR    working directory (default: where you are, when it is\n"
 	"                         inside a mounted folder, else the agent's home)\n"
+	"      --net MODE         the network for this run: none, allow, all or host\n"
+	"                         (default: the agent's, see 'au net')\n"
 	"      --no-login         run COMMAND directly, not through the agent's login shell\n"
 	"      --keep-running     leave the agent's background processes running after\n"
-	"                         COMMAND exits (they are killed otherwise)\n"
+	"                         COMMAND exits (they are killed otherwise; once au run\n"
+	"                         returns, the proxy refuses their new connections)\n"
 	"  -h, --help             show this help\n"
 	"\n"
 	"Only LANG and TERM pass from your environment, plus what 'au env' stored and\n"
-	"each --env. Options stop at COMMAND: 'au run ls -la' passes -la to ls.\n"
+	"each --env; in network modes allow and all, au sets the proxy variables.\n"
+	"Options stop at COMMAND: 'au run ls -la' passes -la to ls.\n"
 	"The exit status is COMMAND's, or 128+N when signal N ended it.\n";
 
 struct env_entry {
@@ -53,6 +63,7 @@ struct env_entry {
 struct run_opts {
 	const char *agent;
 	const char *directory;
+	const char *net; /* --net MODE */
 	bool no_login;
 	bool keep_running;
 	struct env_entry *env;
@@ -122,6 +133,11 @@ struct run {
 	size_t nr_watches;
 	int report_fds[2]; /* the report channel: au's end, the entrypoint's end */
 	struct report_reader reader;
+	enum au_net_mode net_mode;
+	char run_id[NETPROTO_RUN_MAX + 1];
+	int net_fds[2];  /* the proxy's channel: au's end, the entrypoint's end (SU_NET_FD) */
+	int net_log_fd;  /* the agent's connection log, for appending */
+	struct netlog_reader net_reader;
 };
 
 static void run_release(struct run *r)
@@ -139,8 +155,13 @@ static void run_release(struct run *r)
 	for (int i = 0; i < 2; i++) {
 		if (r->report_fds[i] >= 0)
 			close(r->report_fds[i]);
+		if (r->net_fds[i] >= 0)
+			close(r->net_fds[i]);
 	}
 	report_reader_release(&r->reader);
+	if (r->net_log_fd >= 0)
+		close(r->net_log_fd);
+	netlog_reader_release(&r->net_reader);
 }
 
 /*
@@ -247,6 +268,7 @@ static void parse_run_options(int argc, char **argv, struct run_opts *o)
 		{ "agent", required_argument, NULL, 'a' },
 		{ "env", required_argument, NULL, 'e' },
 		{ "directory", required_argument, NULL, 'd' },
+		{ "net", required_argument, NULL, 'n' },
 		{ "no-login", no_argument, NULL, 'L' },
 		{ "keep-running", no_argument, NULL, 'k' },
 		{ "help", no_argument, NULL, 'h' },
@@ -268,6 +290,16 @@ static void parse_run_options(int argc, char **argv, struct run_opts *o)
 				die_usage("run: --directory needs an absolute path");
 			o->directory = optarg;
 			break;
+		case 'n': {
+			enum au_net_mode mode;
+
+			if (au_net_mode_parse(optarg, &mode) < 0) {
+				autofree char *shown = escape_display(optarg);
+				die_usage("run: bad network mode '%s': use " AU_NET_MODE_NAMES, shown);
+			}
+			o->net = optarg;
+			break;
+		}
 		case 'L':
 			o->no_login = true;
 			break;
@@ -328,15 +360,26 @@ static int open_entrypoint(struct run *r, struct au_ctx *ctx, int argc, char **a
 	exit(EXIT_FAIL);
 }
 
+/* The run's network mode: --net, or the agent's (all when it has none). */
+static void choose_network(struct run *r)
+{
+	if (!r->opts.net || au_net_mode_parse(r->opts.net, &r->net_mode) < 0)
+		r->net_mode = agent_net_mode(r->agent);
+}
+
 /*
  * The entrypoint's environment: LANG and TERM, then each variable stored with
  * "au env" and each --env (which wins), named in the request with -e. A bare
  * KEY takes the human's value now; unset stays unset, like docker -e KEY.
+ * Where au-netproxy serves the agent, the proxy variables are au's
+ * (add_proxy_environment()), and one stored or given is left out, with a
+ * word: it would lead nowhere from the agent's namespace.
  */
 static void build_environment(struct run *r)
 {
 	static const char *const caller_vars[] = SU_CALLER_VARS;
 	struct run_opts stored = { 0 };
+	autostrbuf struct strbuf replaced = STRBUF_INIT;
 
 	for (size_t i = 0; i < r->agent->nr_env; i++)
 		env_add(&stored, r->agent->env[i], true);
@@ -356,10 +399,107 @@ static void build_environment(struct run *r)
 
 		if (!v)
 			continue;
+		if (au_net_mode_has_proxy(r->net_mode) && au_net_is_proxy_var(stored.env[i].key)) {
+			strbuf_addf(&replaced, "%s%s", replaced.len ? ", " : "", stored.env[i].key);
+			continue;
+		}
 		strvec_pushf(&r->env, "%s=%s", stored.env[i].key, v);
 		ep_request_add_env(&r->req, stored.env[i].key);
 	}
 	run_opts_release(&stored);
+	if (replaced.len)
+		warn("%s: in network mode %s the agent's proxy is au's", replaced.buf, au_net_mode_name(r->net_mode));
+}
+
+/* HTTP_PROXY and the others, pointing at the proxy's listeners in the agent's namespace. */
+static void add_proxy_environment(struct run *r)
+{
+	for (const char *const *e = au_net_proxy_env; *e; e++) {
+		autofree char *key = xstrndup(*e, strcspn(*e, "="));
+
+		strvec_push(&r->env, *e);
+		ep_request_add_env(&r->req, key);
+	}
+}
+
+/* A short random id that names this run in the log. */
+static void make_run_id(struct run *r)
+{
+	unsigned char bytes[8];
+
+	if (getrandom(bytes, sizeof(bytes), 0) != sizeof(bytes))
+		die_errno("cannot make a run id");
+	for (size_t i = 0; i < sizeof(bytes); i++)
+		snprintf(r->run_id + 2 * i, 3, "%02x", bytes[i]);
+}
+
+/* au-netproxy, where au was installed: the entrypoint checks it again, as root. */
+static void check_proxy_installed(const struct run *r)
+{
+	autostrbuf struct strbuf why = STRBUF_INIT;
+	autofree char *dir = xstrndup(AU_NETPROXY_PATH, strrchr(AU_NETPROXY_PATH, '/') - AU_NETPROXY_PATH);
+	struct stat st;
+
+	if (stat(AU_NETPROXY_PATH, &st) < 0 || !S_ISREG(st.st_mode))
+		strbuf_addf(&why, "'%s' is missing", AU_NETPROXY_PATH);
+	else if (st.st_uid != 0 || (st.st_mode & (S_IWGRP | S_IWOTH)) || !safe_dir_chain(dir, &why))
+		strbuf_addf(&why, "%s'%s' is not root's alone", why.len ? "; " : "", AU_NETPROXY_PATH);
+	if (!why.len)
+		return;
+	error("cannot give agent '%s' its network proxy: %s", r->agent->user_name, why.buf);
+	hint("reinstall au (make && sudo make install), or run with '--net none' or '--net host'");
+	exit(EXIT_FAIL);
+}
+
+/*
+ * The agent's network for this run. host is the exception, and said so once.
+ * none: a namespace with loopback only. allow and all: the entrypoint starts
+ * au-netproxy for the agent; its policy goes into the channel now, and its
+ * log is opened now, so that a run whose connections could not be recorded
+ * never starts.
+ */
+static void prepare_network(struct run *r)
+{
+	const struct agent *a = r->agent;
+	autostrbuf struct strbuf policy = STRBUF_INIT;
+	autostrbuf struct strbuf why = STRBUF_INIT;
+	autofree char *shown = escape_display(a->user_name);
+
+	if (r->net_mode == AU_NET_HOST) {
+		r->req.net = SU_NET_MODE_HOST;
+		fprintf(stderr, "au: agent '%s' runs on the host's network (network mode host): "
+			"no namespace, no proxy, no log\n", shown);
+		return;
+	}
+	if (!au_net_mode_has_proxy(r->net_mode)) {
+		r->req.net = SU_NET_MODE_NONE;
+		return;
+	}
+	r->req.net = SU_NET_MODE_PROXY;
+	check_proxy_installed(r);
+	make_run_id(r);
+	if (au_net_policy(r->net_mode, a->user_name, r->run_id, a->net_allow, a->nr_net_allow, &policy, &why) < 0) {
+		error("cannot give agent '%s' its network proxy: %s", shown, why.buf);
+		hint("'au net list -a %s' shows the allow list; '--net none' runs without a proxy", shown);
+		exit(EXIT_FAIL);
+	}
+	for (size_t i = 0; i < a->nr_net_allow; i++)
+		ep_request_add_capture_port(&r->req, au_net_capture_port(a->net_allow[i]));
+	r->net_log_fd = netlog_open_append(a->user_name, &why);
+	if (r->net_log_fd < 0) {
+		autofree char *log = netlog_path(a->user_name);
+		autofree char *shown_log = escape_display(log);
+
+		error("cannot keep the network log '%s': %s", shown_log, why.buf);
+		hint("au records every connection of the agent, and runs it only then; '--net none' runs without network");
+		exit(EXIT_FAIL);
+	}
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, r->net_fds) < 0)
+		die_errno("cannot create the proxy's channel");
+	/* One message, sent before the proxy exists: the socket holds it (NETPROTO_POLICY_MAX fits). */
+	if (send(r->net_fds[0], policy.buf, policy.len, MSG_NOSIGNAL) != (ssize_t)policy.len)
+		die_errno("cannot send the proxy its policy");
+	add_proxy_environment(r);
 }
 
 /*
@@ -408,12 +548,13 @@ static void add_command(struct run *r, int argc, char **argv)
 }
 
 /*
- * au stays the entrypoint's parent when it relays a terminal or audits
- * read-write shares afterwards; then the entrypoint reports to it.
+ * au stays the entrypoint's parent when it relays a terminal, keeps the
+ * network log, or audits read-write shares afterwards; then the entrypoint
+ * reports to it.
  */
 static bool au_stays_parent(const struct run *r)
 {
-	return term_needs_pty() || r->nr_watches;
+	return term_needs_pty() || r->nr_watches || r->req.net == SU_NET_MODE_PROXY;
 }
 
 static void build_request(struct run *r, const struct config *cfg, int argc, char **argv)
@@ -438,29 +579,37 @@ static void build_request(struct run *r, const struct config *cfg, int argc, cha
 
 /*
  * In the child that becomes the entrypoint: its end of the report channel
- * goes to SU_REPORT_FD (moving the entrypoint's own fd out of the way), and
- * stays open across the exec.
+ * goes to SU_REPORT_FD and its end of the proxy's channel to SU_NET_FD
+ * (moving whatever else is there out of the way first), and they stay open
+ * across the exec. Every other fd of au's is close-on-exec.
  */
-static void place_report_fd(struct run *r)
+static void place_channel_fds(struct run *r)
 {
-	if (r->report_fds[1] < 0)
-		return;
-	if (r->ep_fd == SU_REPORT_FD)
-		r->ep_fd = fcntl(r->ep_fd, F_DUPFD_CLOEXEC, SU_REPORT_FD + 1);
-	if (r->report_fds[0] == SU_REPORT_FD)
-		r->report_fds[0] = -1; /* close-on-exec anyway; about to be overwritten */
-	if (r->ep_fd < 0 ||
-	    (r->report_fds[1] == SU_REPORT_FD ? fcntl(SU_REPORT_FD, F_SETFD, 0)
-					     : dup2(r->report_fds[1], SU_REPORT_FD)) < 0) {
-		fprintf(stderr, "au: cannot pass the report channel: %s\n", strerror(errno));
-		_exit(SU_EXIT_SELF);
+	int *fds[] = { &r->ep_fd, &r->report_fds[1], &r->net_fds[1] };
+	const int place[] = { -1, SU_REPORT_FD, SU_NET_FD };
+
+	_Static_assert(SU_REPORT_FD < SU_NET_FD, "the fds moved out of the way below");
+	for (size_t i = 0; i < ARRAY_SIZE(fds); i++) {
+		if (*fds[i] >= 0 && *fds[i] <= SU_NET_FD) {
+			*fds[i] = fcntl(*fds[i], F_DUPFD_CLOEXEC, SU_NET_FD + 1);
+			if (*fds[i] < 0)
+				goto fail;
+		}
 	}
+	for (size_t i = 1; i < ARRAY_SIZE(fds); i++) {
+		if (*fds[i] >= 0 && dup2(*fds[i], place[i]) < 0)
+			goto fail;
+	}
+	return;
+fail:
+	fprintf(stderr, "au: cannot pass the channels to the entrypoint: %s\n", strerror(errno));
+	_exit(SU_EXIT_SELF);
 }
 
 /* In whatever process is to become the entrypoint. */
 AU_NORETURN static void exec_entrypoint(struct run *r)
 {
-	place_report_fd(r);
+	place_channel_fds(r);
 	syscall(SYS_execveat, r->ep_fd, "", r->argv.v, r->env.v, AT_EMPTY_PATH);
 	fprintf(stderr, "au: cannot execute the entrypoint '%s': %s\n", r->agent->entrypoint, strerror(errno));
 	_exit(SU_EXIT_SELF);
@@ -479,9 +628,15 @@ static void forward_signal(int sig)
  * the entrypoint as a child in a process group of its own (so that signals
  * from a terminal reach it once, through us), forward signals, wait.
  */
-/* In au, once the entrypoint's process exists: only it holds the channel's other end now. */
+/* In au, once the entrypoint's process exists: only it holds the channels' other ends now. */
 static void start_reading_reports(struct run *r)
 {
+	if (r->net_fds[1] >= 0) {
+		close(r->net_fds[1]);
+		r->net_fds[1] = -1;
+		netlog_reader_start(&r->net_reader, r->net_fds[0], r->net_log_fd, r->agent->user_name, r->run_id);
+		r->net_fds[0] = r->net_log_fd = -1; /* the reader's now */
+	}
 	if (r->report_fds[1] < 0)
 		return;
 	close(r->report_fds[1]);
@@ -551,13 +706,47 @@ static int launch(struct run *r)
 	int status;
 
 	fflush(NULL);
-	if (!term_needs_pty() && !r->nr_watches)
+	if (!au_stays_parent(r))
 		exec_entrypoint(r);
 	status = term_needs_pty() ? run_on_pty(r) : run_and_wait(r);
 	close(r->ep_fd);
 	r->ep_fd = -1;
 	report_reader_finish(&r->reader);
 	return status;
+}
+
+/*
+ * The proxy leaves when the agent's namespace does, and says so last: wait
+ * a moment for that, so that the log is whole. With --keep-running the
+ * agent's processes may go on; au stops reading at once, and the proxy
+ * refuses their new connections from then on (nobody would record them).
+ */
+static void finish_network(struct run *r)
+{
+	struct netlog_reader *n = &r->net_reader;
+	autofree char *shown = escape_display(r->agent->user_name);
+
+	if (!n->running)
+		return;
+	netlog_reader_finish(n, r->opts.keep_running ? 0 : 2000);
+	if (!n->started) {
+		autofree char *reason = n->failure ? escape_display(n->failure) : xstrdup("it said nothing");
+
+		error("the network proxy of agent '%s' did not start (%s): the agent had no network", shown, reason);
+	} else if (n->eof && !n->stopped) {
+		warn("the network proxy of agent '%s' stopped during the run: the agent had no network from then on",
+		     shown);
+	}
+	if (n->malformed)
+		warn("the network proxy sent %zu malformed record%s: not in the log", n->malformed,
+		     n->malformed == 1 ? "" : "s");
+	if (n->write_error) {
+		autofree char *log = netlog_path(r->agent->user_name);
+		autofree char *shown_log = escape_display(log);
+
+		error("cannot write the network log '%s': %s: the proxy refused new connections from then on",
+		      shown_log, strerror(n->write_error));
+	}
 }
 
 /* The agent may have set a trap for the human's next git command. */
@@ -572,6 +761,7 @@ int cmd_run(int argc, char **argv, struct au_ctx *ctx)
 	struct run r __attribute__((cleanup(run_release))) = {
 		.ep_fd = -1, .req = EP_REQUEST_INIT, .argv = STRVEC_INIT, .env = STRVEC_INIT,
 		.report_fds = { -1, -1 }, .reader = { .fd = -1 },
+		.net_fds = { -1, -1 }, .net_log_fd = -1, .net_reader = NETLOG_READER_INIT,
 	};
 	int status;
 
@@ -581,11 +771,14 @@ int cmd_run(int argc, char **argv, struct au_ctx *ctx)
 	r.agent = au_setup(ctx, r.opts.agent);
 	check_agent_ready(&r);
 	r.ep_fd = open_entrypoint(&r, ctx, argc, argv);
+	choose_network(&r);
 	build_environment(&r);
+	prepare_network(&r);
 	build_request(&r, &ctx->cfg, argc, argv);
 	/* The agent starts after the lock is gone, as in the reference tool. */
 	au_unlock(ctx);
 	status = launch(&r);
+	finish_network(&r);
 	audit_shares(&r, &ctx->cfg);
 	return wait_status_to_exit(status);
 }

@@ -3,8 +3,8 @@
  *
  * The schema is the reference tool's (agent-as-unix-user 2.x), so that a file
  * written by either tool loads in the other. Keys we add ("env",
- * "protected_paths") are optional and ignored by the reference tool. Keys we do
- * not know are kept and written back.
+ * "protected_paths", "net_mode", "net_allow") are optional and ignored by the
+ * reference tool. Keys we do not know are kept and written back.
  */
 #pragma once
 
@@ -31,6 +31,11 @@ struct agent {
 	/* Our extension "env": "KEY=VALUE", or "KEY" (pass the human's value). */
 	char **env;
 	size_t nr_env;
+	/* Our extension "net_mode": none, allow, all or host (net.h); NULL when not set: all. */
+	char *net_mode;
+	/* Our extension "net_allow": patterns (netproxy/pattern.h), NULL-terminated. */
+	char **net_allow;
+	size_t nr_net_allow;
 	struct toml_table *unknown;
 };
 
@@ -98,6 +103,12 @@ void agent_remove_mount(struct agent *a, size_t index);
 void agent_env_set(struct agent *a, const char *entry);
 /* Returns false when KEY was not set. */
 bool agent_env_unset(struct agent *a, const char *key);
+/* Sets "net_mode" (a name net.h knows). */
+void agent_net_set_mode(struct agent *a, const char *mode);
+/* Adds a pattern (canonical) to "net_allow"; false when it was there already. */
+bool agent_net_allow(struct agent *a, const char *pattern);
+/* Removes a pattern (canonical) from "net_allow"; false when it was not there. */
+bool agent_net_disallow(struct agent *a, const char *pattern);
 
 /* The configured protected paths, or the defaults: NULL-terminated. */
 const char *const *config_protected_paths(const struct config *cfg);
