@@ -2,7 +2,7 @@
 _au() {
 	local cur prev words cword
 	_init_completion || return
-	local commands="new run info list delete mount env"
+	local commands="new run info list delete mount env net"
 	local i cmd= sub= config=()
 	# The global options come before the command; each command's options after it.
 	# Options that take an argument skip it, so that it is not taken for a word.
@@ -12,7 +12,7 @@ _au() {
 			config=(-C "${words[i + 1]}")
 			((i++))
 			;;
-		-a | --agent | -e | --env | -d | --directory) ((i++)) ;;
+		-a | --agent | -e | --env | -d | --directory | --net) ((i++)) ;;
 		-*) ;;
 		*)
 			if [[ -z $cmd ]]; then
@@ -47,13 +47,17 @@ _au() {
 		COMPREPLY=($(compgen -e -- "$cur"))
 		return
 		;;
+	--net)
+		COMPREPLY=($(compgen -W "none allow all host" -- "$cur"))
+		return
+		;;
 	esac
 	case $cmd in
 	"") COMPREPLY=($(compgen -W "$commands -C --config --version -h --help" -- "$cur")) ;;
 	new) COMPREPLY=($(compgen -W "-a --agent -y --yes -h --help" -- "$cur")) ;;
 	run)
 		if [[ $cur == -* ]]; then
-			COMPREPLY=($(compgen -W "-a --agent -e --env -d --directory --no-login --keep-running -h --help --" -- "$cur"))
+			COMPREPLY=($(compgen -W "-a --agent -e --env -d --directory --net --no-login --keep-running -h --help --" -- "$cur"))
 		else
 			COMPREPLY=($(compgen -c -- "$cur"))
 		fi
@@ -72,6 +76,23 @@ _au() {
 			[[ $cur == -* ]] && COMPREPLY=($(compgen -W "-a --agent -h --help" -- "$cur")) || _filedir
 			;;
 		list) COMPREPLY=($(compgen -W "-a --agent -h --help" -- "$cur")) ;;
+		esac
+		;;
+	net)
+		case $sub in
+		"") COMPREPLY=($(compgen -W "mode allow disallow list log -h --help" -- "$cur")) ;;
+		mode)
+			[[ $cur == -* ]] && COMPREPLY=($(compgen -W "-a --agent -h --help" -- "$cur")) ||
+				COMPREPLY=($(compgen -W "none allow all host" -- "$cur"))
+			;;
+		allow) COMPREPLY=($(compgen -W "-a --agent -h --help" -- "$cur")) ;;
+		disallow)
+			# The patterns listed now.
+			[[ $cur == -* ]] && COMPREPLY=($(compgen -W "-a --agent -h --help" -- "$cur")) ||
+				COMPREPLY=($(compgen -W "$(au "${config[@]}" net list 2>/dev/null | sed -n 's/^  //p')" -- "$cur"))
+			;;
+		list) COMPREPLY=($(compgen -W "-a --agent --json -h --help" -- "$cur")) ;;
+		log) COMPREPLY=($(compgen -W "-a --agent -f --follow --json -h --help" -- "$cur")) ;;
 		esac
 		;;
 	env)

@@ -1107,8 +1107,8 @@ static void setup_network(const struct su_request *req, struct su_net *net)
 	}
 	/* Why this is safe: a new namespace holds nothing of the host's; only this process is in it yet. */
 	if (unshare(CLONE_NEWNET) < 0)
-		die_errno("cannot create a network namespace (does this kernel have them? "
-			  "'au net mode host' runs the agent on the host's network)");
+		fail(SU_EXIT_SELF, "entrypoint: cannot create a network namespace: %s (does this kernel have them? "
+		     "'au net mode host' runs the agent on the host's network)", strerror(errno));
 	/* Loopback is down in a new namespace. 127/8 and ::1 come with it; 127.1/16 are the proxy's fake addresses. */
 	memset(&ifr, 0, sizeof(ifr));
 	memcpy(ifr.ifr_name, "lo", 3);
@@ -1118,6 +1118,21 @@ static void setup_network(const struct su_request *req, struct su_net *net)
 	ifr.ifr_flags |= IFF_UP;
 	if (ioctl(sock, SIOCSIFFLAGS, &ifr) < 0)
 		die_errno("cannot bring the loopback interface up");
+	/*
+	 * glibc's getaddrinfo() with AI_ADDRCONFIG (getent, Node's dns.lookup)
+	 * returns no IPv4 address unless some interface has one that is not
+	 * 127.0.0.1 (its check_pf.c). One more address on loopback, the fake
+	 * range's own (never given to a name), lets the DNS stub's answers through.
+	 */
+	if (req->net == SU_NET_MODE_PROXY) {
+		struct sockaddr_in fake = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(SU_NET_FAKE_NET) };
+
+		memset(&ifr, 0, sizeof(ifr));
+		memcpy(ifr.ifr_name, "lo:au", 6);
+		memcpy(&ifr.ifr_addr, &fake, sizeof(fake));
+		if (ioctl(sock, SIOCSIFADDR, &ifr) < 0)
+			die_errno("cannot add an address to the loopback interface");
+	}
 	close(sock);
 }
 

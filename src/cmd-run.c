@@ -721,7 +721,7 @@ static int launch(struct run *r)
  * agent's processes may go on; au stops reading at once, and the proxy
  * refuses their new connections from then on (nobody would record them).
  */
-static void finish_network(struct run *r)
+static void finish_network(struct run *r, int status)
 {
 	struct netlog_reader *n = &r->net_reader;
 	autofree char *shown = escape_display(r->agent->user_name);
@@ -729,11 +729,14 @@ static void finish_network(struct run *r)
 	if (!n->running)
 		return;
 	netlog_reader_finish(n, r->opts.keep_running ? 0 : 2000);
-	if (!n->started) {
-		autofree char *reason = n->failure ? escape_display(n->failure) : xstrdup("it said nothing");
+	if (!n->started && n->failure) {
+		autofree char *reason = escape_display(n->failure);
 
 		error("the network proxy of agent '%s' did not start (%s): the agent had no network", shown, reason);
-	} else if (n->eof && !n->stopped) {
+	} else if (!n->started && wait_status_to_exit(status) != SU_EXIT_SELF) {
+		/* (When the entrypoint failed, it said why, and the proxy may never have been started.) */
+		error("the network proxy of agent '%s' did not start: the agent had no network", shown);
+	} else if (n->started && n->eof && !n->stopped) {
 		warn("the network proxy of agent '%s' stopped during the run: the agent had no network from then on",
 		     shown);
 	}
@@ -778,7 +781,7 @@ int cmd_run(int argc, char **argv, struct au_ctx *ctx)
 	/* The agent starts after the lock is gone, as in the reference tool. */
 	au_unlock(ctx);
 	status = launch(&r);
-	finish_network(&r);
+	finish_network(&r, status);
 	audit_shares(&r, &ctx->cfg);
 	return wait_status_to_exit(status);
 }

@@ -246,7 +246,7 @@ a"
 	assert_success
 	echo "# ps ax inside au run:"
 	printf '#   %s\n' "${lines[@]}"
-	assert_line --regexp '^ *1 agent +su_as_agent au1 '
+	assert_line --regexp '^ *1 agent +su_as_agent au2 '
 	refute_output --partial "$AU_HUMAN"
 	refute_output --regexp ' au run '
 	refute_output --partial "$world_init"
@@ -257,7 +257,7 @@ a"
 
 	run --separate-stderr as_human au run --no-login sh -c 'tr "\0" " " </proc/1/cmdline'
 	assert_success
-	assert_output --regexp '^su_as_agent au1 '
+	assert_output --regexp '^su_as_agent au2 '
 	refute_output --partial "$world_init"
 }
 

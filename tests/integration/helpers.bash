@@ -105,7 +105,8 @@ world_teardown() {
 		grep -qxF -- "${home#/home/}" "$WORLD_STATE/homes" && continue
 		rm -rf --one-file-system -- "$home"
 	done
-	rm -rf --one-file-system -- "$AU_PREFIX/libexec/agent-as-unix-user"/*
+	# Every agent's entrypoint folder; au's own network proxy, a file there, stays.
+	find "$AU_PREFIX/libexec/agent-as-unix-user" -mindepth 1 -maxdepth 1 -type d -exec rm -rf --one-file-system -- {} +
 
 	rm -rf --one-file-system -- "$(human_home)"
 	tar -C /home -xpf "$WORLD_STATE/human-home.tar"
