@@ -1197,8 +1197,10 @@ static void make_listeners(const struct su_request *req, struct su_net *net)
 /*
  * In the proxy's process: fds 0 to 2 /dev/null, then the channel, the
  * lifetime pipe and the listeners at the places au-netproxy expects, the
- * executable's fd above them. Every other fd is close-on-exec already (and
- * marked so again), the executable's among them.
+ * executable's fd (close-on-exec) just above them, and nothing else. The
+ * process waits before its exec (wait_for_first_use), so every other fd is
+ * closed now, not at the exec: above all the write end of the lifetime pipe,
+ * with which it would wait for its own EOF, for ever.
  */
 static void place_proxy_fds(struct su_net *net)
 {
@@ -1231,7 +1233,59 @@ static void place_proxy_fds(struct su_net *net)
 	}
 	_Static_assert(SU_NETPROXY_FD_LIFETIME == SU_NETPROXY_FD_CHANNEL + 1 &&
 		       SU_NETPROXY_FD_FIRST_LISTENER == SU_NETPROXY_FD_CHANNEL + 2, "the order above");
-	syscall(SYS_close_range, (unsigned)(SU_NETPROXY_FD_CHANNEL + n), ~0U, CLOSE_RANGE_CLOEXEC);
+	/* (It is at SU_NETPROXY_FD_FIRST_LISTENER + n or above, so never there already.) */
+	if (dup3(net->proxy_exe, SU_NETPROXY_FD_CHANNEL + (int)n, O_CLOEXEC) < 0)
+		_exit(SU_EXIT_SELF);
+	net->proxy_exe = SU_NETPROXY_FD_CHANNEL + (int)n;
+	if (syscall(SYS_close_range, (unsigned)(net->proxy_exe + 1), ~0U, 0U) < 0) {
+		/* Kernels before 5.9: every fd this program opened is below the fd limit. */
+		struct rlimit lim;
+		rlim_t max = 65536;
+
+		if (getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur != RLIM_INFINITY && lim.rlim_cur > max)
+			max = lim.rlim_cur;
+		for (rlim_t fd = (rlim_t)net->proxy_exe + 1; fd < max; fd++)
+			close((int)fd);
+	}
+}
+
+/*
+ * The proxy starts when the agent first uses its network: until a listener
+ * has something for it (a connection, a DNS query, which wait there), this
+ * process, already the agent with the proxy's fds in place and nothing else
+ * (place_proxy_fds), waits; and it leaves with the agent if that never
+ * comes. A run that does not touch the network costs no proxy. Once the
+ * agent is gone nothing more is started, even for what it left queued: the
+ * proxy would refuse it anyway.
+ */
+static void wait_for_first_use(size_t nr_listeners)
+{
+	struct pollfd pfd[1 + SU_NET_MAX_LISTENERS];
+
+	/*
+	 * Not dumpable while it waits, whatever fs.suid_dumpable says (the uid
+	 * change clears it only when that is 0): the agent's uid never traces a
+	 * process of the host's network namespace. (au-netproxy says so again
+	 * first thing after the exec, which resets it.)
+	 */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		_exit(SU_EXIT_SELF);
+	pfd[0] = (struct pollfd){ .fd = SU_NETPROXY_FD_LIFETIME, .events = POLLIN };
+	for (size_t i = 0; i < nr_listeners; i++)
+		pfd[1 + i] = (struct pollfd){ .fd = SU_NETPROXY_FD_FIRST_LISTENER + (int)i, .events = POLLIN };
+	for (;;) {
+		if (poll(pfd, 1 + nr_listeners, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			return; /* the proxy will see for itself */
+		}
+		if (pfd[0].revents)
+			_exit(0);
+		for (size_t i = 1; i <= nr_listeners; i++) {
+			if (pfd[i].revents)
+				return;
+		}
+	}
 }
 
 /*
@@ -1270,6 +1324,7 @@ static void spawn_proxy(const struct su_request *req, struct su_net *net)
 			die_errno("cannot change directory to '/'");
 		drop_privileges();
 		place_proxy_fds(net);
+		wait_for_first_use(net->nr_listeners);
 		syscall(SYS_execveat, net->proxy_exe, "", argv, envp, AT_EMPTY_PATH);
 		_exit(SU_EXIT_SELF); /* au sees the channel close without a word */
 	}

@@ -721,7 +721,7 @@ static int launch(struct run *r)
  * agent's processes may go on; au stops reading at once, and the proxy
  * refuses their new connections from then on (nobody would record them).
  */
-static void finish_network(struct run *r, int status)
+static void finish_network(struct run *r)
 {
 	struct netlog_reader *n = &r->net_reader;
 	autofree char *shown = escape_display(r->agent->user_name);
@@ -729,13 +729,18 @@ static void finish_network(struct run *r, int status)
 	if (!n->running)
 		return;
 	netlog_reader_finish(n, r->opts.keep_running ? 0 : 2000);
+	/*
+	 * A proxy that has not said "started" was not needed (it is executed
+	 * on the agent's first use of its network), or was still starting as
+	 * the agent left: only its own refusal is news. (An exec that failed
+	 * on that first use leaves no word: the listeners close, the agent's
+	 * connections are refused, and au cannot tell it from a run that never
+	 * used the network.)
+	 */
 	if (!n->started && n->failure) {
 		autofree char *reason = escape_display(n->failure);
 
 		error("the network proxy of agent '%s' did not start (%s): the agent had no network", shown, reason);
-	} else if (!n->started && wait_status_to_exit(status) != SU_EXIT_SELF) {
-		/* (When the entrypoint failed, it said why, and the proxy may never have been started.) */
-		error("the network proxy of agent '%s' did not start: the agent had no network", shown);
 	} else if (n->started && n->eof && !n->stopped) {
 		warn("the network proxy of agent '%s' stopped during the run: the agent had no network from then on",
 		     shown);
@@ -781,7 +786,7 @@ int cmd_run(int argc, char **argv, struct au_ctx *ctx)
 	/* The agent starts after the lock is gone, as in the reference tool. */
 	au_unlock(ctx);
 	status = launch(&r);
-	finish_network(&r, status);
+	finish_network(&r);
 	audit_shares(&r, &ctx->cfg);
 	return wait_status_to_exit(status);
 }

@@ -696,12 +696,9 @@ static void *reader_thread(void *arg)
 		}
 		if (pfd[0].revents && read_one(r, buf) < 0)
 			break;
-		if (pfd[1].revents) {
-			/* Asked to stop: what is already there still goes in the log. */
-			while (read_one(r, buf) > 0)
-				;
+		/* Asked to stop: netlog_reader_finish() takes what is left. */
+		if (pfd[1].revents)
 			break;
-		}
 	}
 	return NULL;
 }
@@ -730,25 +727,60 @@ void netlog_reader_start(struct netlog_reader *r, int channel_fd, int log_fd, co
 	r->running = true;
 }
 
+static int64_t now_ms(void)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+}
+
+/*
+ * What is in the channel when the run ends goes in the log, however short
+ * the wait; past the wait, no more than a full channel holds (a proxy
+ * sends at most its socket buffer ahead, some hundreds of records), so that
+ * one that keeps sending cannot hold au.
+ */
+#define NETLOG_DRAIN_MAX 4096
+
 void netlog_reader_finish(struct netlog_reader *r, int timeout_ms)
 {
-	struct timespec deadline;
+	autofree char *buf = NULL;
+	int64_t deadline = now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+	size_t taken = 0;
 
 	if (!r->running)
 		return;
-	clock_gettime(CLOCK_REALTIME, &deadline);
-	deadline.tv_sec += timeout_ms / 1000;
-	deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
-	if (deadline.tv_nsec >= 1000000000) {
-		deadline.tv_sec++;
-		deadline.tv_nsec -= 1000000000;
-	}
-	if (timeout_ms <= 0 || pthread_timedjoin_np(r->thread, NULL, &deadline) != 0) {
-		close(r->stop[1]);
-		r->stop[1] = -1;
-		pthread_join(r->thread, NULL);
-	}
+	close(r->stop[1]);
+	r->stop[1] = -1;
+	pthread_join(r->thread, NULL);
 	r->running = false;
+	/*
+	 * A proxy that has not said "started" has accepted nothing: it says so
+	 * before its first accept, and it checks the agent's lifetime pipe
+	 * (EOF by now, but with -k) before it accepts, and this channel (closed
+	 * a moment from now) before it carries a connection. There is nothing
+	 * more to wait for. One that has is waited for, up to timeout_ms, until
+	 * it closes the channel after its last records.
+	 */
+	buf = xmalloc(NETPROTO_RECORD_MAX + 1);
+	for (;;) {
+		struct pollfd pfd = { .fd = r->fd, .events = POLLIN };
+		int64_t left = deadline - now_ms();
+		int got = read_one(r, buf);
+
+		if (got < 0)
+			break;
+		if (got > 0) {
+			if (++taken < NETLOG_DRAIN_MAX || left > 0)
+				continue;
+			break;
+		}
+		if (!r->started || left <= 0)
+			break;
+		if (poll(&pfd, 1, (int)left) < 0 && errno != EINTR)
+			break;
+	}
 	close(r->fd);
 	r->fd = -1;
 }

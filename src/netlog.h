@@ -101,9 +101,11 @@ struct netlog_reader {
 void netlog_reader_start(struct netlog_reader *r, int channel_fd, int log_fd, const char *agent,
 			 const char *run);
 /*
- * Waits up to timeout_ms for the proxy to close the channel (it does once
- * the agent's namespace is gone), then stops the thread and closes the
- * channel: from then on the proxy refuses every new connection.
+ * Once the agent's run is over: takes what the proxy sent, and if it had
+ * started serving, waits up to timeout_ms for it to close the channel (it
+ * does once the agent's namespace is gone, after its last records). Then
+ * closes the channel: from then on the proxy refuses every new connection.
+ * Bounded whatever the proxy does: timeout_ms, then a full channel at most.
  */
 void netlog_reader_finish(struct netlog_reader *r, int timeout_ms);
 void netlog_reader_release(struct netlog_reader *r);

@@ -37,6 +37,10 @@ run_in_background() {
 	BACKGROUND=$!
 }
 
+# The proxy starts on the agent's first use of its network: a command that uses it,
+# and returns once the proxy has answered (a request that is not a proxy's, refused).
+WAKE='curl -s -o /dev/null --max-time 20 http://127.0.0.1:3128/'
+
 # The pid (in the host's PID namespace) of the agent's proxy, once it runs.
 proxy_pid() {
 	local i pid
@@ -50,7 +54,7 @@ proxy_pid() {
 
 @test "the agent cannot see, signal or trace its proxy, which other processes of its uid could" {
 	# The agent waits for the proxy's pid (in the host's numbering), then goes for it.
-	run_in_background au run --no-login sh -c '
+	run_in_background au run --no-login sh -c "$WAKE"'
 		while [ ! -e ~/proxy-pid ]; do sleep 0.1; done
 		pid=$(cat ~/proxy-pid)
 		[ -e /proc/$pid ] && echo "visible" || echo "not visible"
@@ -97,7 +101,7 @@ proxy_pid() {
 	kill "$baseline"
 	assert_output --partial "127.0.0.1:"
 
-	run_in_background au run --no-login sleep 10
+	run_in_background au run --no-login sh -c "$WAKE; sleep 10"
 	local pid
 	pid=$(proxy_pid) || fail "no proxy for the run"
 	# The proxy holds listeners (ports 53, 3128, 1080, 22, 80, 443), but in the agent's namespace.
@@ -268,7 +272,7 @@ print('MIRROR' if b'\nSuite:' in answer else 'NOT THE MIRROR')"
 }
 
 @test "no process of the agent holds the proxy's channel or a listener; only the proxy does" {
-	run_in_background au run --no-login sh -c 'sleep 5 & sleep 5'
+	run_in_background au run --no-login sh -c "$WAKE; sleep 5 & sleep 5"
 	local pid
 	pid=$(proxy_pid) || fail "no proxy for the run"
 	sleep 1
@@ -283,6 +287,63 @@ print('MIRROR' if b'\nSuite:' in answer else 'NOT THE MIRROR')"
 		held+=$(find "/proc/$p/fd" -mindepth 1 -maxdepth 1 -printf '%l\n' 2>/dev/null | grep -Fx -f <(echo "$theirs") || true)
 	done
 	assert_equal "$held" ""
+}
+
+# The processes of the agent's uid in the host's PID namespace (the agent's own are in theirs).
+agent_procs_outside() {
+	local p
+	for p in $(pgrep -u agent); do
+		[[ $(readlink "/proc/$p/ns/pid") == "$(readlink /proc/self/ns/pid)" ]] && echo "$p"
+	done
+	return 0
+}
+
+@test "the proxy waits for the agent's first use untraceable, and a run that never uses it leaves nothing behind" {
+	# Where the defence is absent: a dumpable process of the agent's uid, its peers read.
+	run su agent -s /bin/sh -c 'sleep 30 & p=$!; head -c 4 /proc/$p/environ >/dev/null && echo readable; kill $p' </dev/null
+	assert_output readable
+
+	run_in_background au run --no-login sh -c "sleep 6; $WAKE; sleep 2"
+	local i waiting=""
+	for ((i = 0; i < 50; i++)); do
+		waiting=$(agent_procs_outside)
+		[[ -n $waiting ]] && break
+		sleep 0.1
+	done
+	# Before that use: one process waits in the host's namespaces, not yet au-netproxy...
+	assert [ -n "$waiting" ]
+	assert_equal "$(wc -w <<<"$waiting")" 1
+	run pgrep -u agent -f '^au-netproxy'
+	assert_failure
+	# ...not dumpable (its /proc files are root's), holding the listeners and nothing of au's but the channel.
+	run stat -c %U "/proc/$waiting/environ"
+	assert_output root
+	run su agent -s /bin/sh -c "cat /proc/$waiting/environ; cat /proc/$waiting/maps" </dev/null
+	assert_failure
+	assert_output --partial "Permission denied"
+	run bash -c "ls /proc/$waiting/fd | sort -n | tr '\n' ' '"
+	assert_output "0 1 2 3 4 5 6 7 8 9 10 11 12 "
+	# The agent's first use: that very process becomes the proxy.
+	local pid
+	pid=$(proxy_pid) || fail "no proxy for the run: $(cat "$BATS_TEST_TMPDIR/bg.out")"
+	assert_equal "$pid" "$waiting"
+	wait "$BACKGROUND"
+	BACKGROUND=
+	assert_logged '.kind == "proxy" and .reason == "stopped: the agent is gone"'
+
+	# A run that never uses its network: no proxy, no record, and nothing of the agent's left.
+	local before
+	before=$(net_log_json | wc -l)
+	run --separate-stderr as_human au run --no-login true
+	assert_success
+	assert_equal "$stderr" ""
+	for ((i = 0; i < 50; i++)); do
+		[[ -z $(pgrep -u agent) ]] && break
+		sleep 0.1
+	done
+	run pgrep -u agent
+	assert_output ""
+	assert_equal "$(net_log_json | wc -l)" "$before"
 }
 
 @test "a proxy the agent took over cannot write raw bytes into the human's log or terminal" {
@@ -318,6 +379,8 @@ print('MIRROR' if b'\nSuite:' in answer else 'NOT THE MIRROR')"
 			strcpy(run, "another-run");
 			say("connect", "allow", "\"another run\"");
 			send(3, "\x1b]0;pwned\x07", 10, 0);
+			/* All said: the connection that started it (fd 7, port 3128) may go. */
+			close(accept(7, NULL, NULL));
 			char byte;
 			while (read(4, &byte, 1) > 0)
 				;
@@ -331,7 +394,8 @@ print('MIRROR' if b'\nSuite:' in answer else 'NOT THE MIRROR')"
 	cp -a "$PROXY" "$PROXY.orig"
 	install -o root -g root -m 0711 "$BATS_TEST_TMPDIR/evil" "$PROXY"
 
-	run --separate-stderr as_human au run --no-login true
+	# (The agent waits until that proxy, started by its connection, lets it go.)
+	run --separate-stderr as_human au run --no-login bash -c 'exec 3<>/dev/tcp/127.0.0.1/3128; cat <&3'
 	assert_success
 	assert_regex "$stderr" "warning: the network proxy sent 3 malformed records: not in the log"
 	run --separate-stderr as_human au net log
