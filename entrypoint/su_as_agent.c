@@ -5,8 +5,9 @@
  * as root:su-as-NAME, mode 4750, in a root-owned folder. "au run" verifies
  * the installed file by hash and executes that very file. Then, as root, this
  * program puts the agent in a cgroup of its own (with the limits asked for)
- * and in private mount, PID and IPC namespaces, bind-mounts the human's
- * shared folders by file descriptor, drops every privilege for good, gives
+ * and in private mount, PID, IPC and network namespaces, bind-mounts the
+ * human's shared folders by file descriptor, starts the agent's network
+ * proxy outside its network namespace, drops every privilege for good, gives
  * the agent a session keyring of its own, and runs the command as the agent
  * under a minimal init.
  *
@@ -17,6 +18,7 @@
  * calls without root):
  *   su_as_agent au3 [-e NAME]... [-r|-w SOURCE ID TARGET]... [-p|-g PATH]...
  *               [-d DIR] [-k] [-c] [-W] [-j] [-m BYTES] [-q PERCENT] [-t TASKS]
+ *               [-n host|none|proxy] [-l PORT]...
  *               -- COMMAND [ARG]...
  *   -e NAME   pass the variable NAME from our environment to the agent
  *   -r / -w   bind SOURCE (under the human's home) read-only / read-write on
@@ -42,6 +44,13 @@
  *   -q PERCENT  CPU quota of the run, in percent of one CPU
  *   -t TASKS  processes and threads of the run (and RLIMIT_NPROC of the
  *             agent's uid; SU_TASKS_DEFAULT without -t)
+ *   -n MODE   the agent's network: "host", the host's network namespace as
+ *             it is; "none", a network namespace of its own with loopback
+ *             only (the default); "proxy", that and listeners inside it,
+ *             served by au-netproxy outside it, whose channel to au is fd 4
+ *             (see SU_NET_FD)
+ *   -l PORT   with -n proxy: one more capture listener, besides
+ *             SU_NET_CAPTURE_PORTS
  *
  * Exit status: the command's (128+N for signal N), 125 for a failure of this
  * program, 126 when the command cannot run, 127 when it is not found.
@@ -71,6 +80,8 @@
 #define SU_OPT_MEMORY "-m"       /* BYTES */
 #define SU_OPT_CPU "-q"          /* PERCENT */
 #define SU_OPT_TASKS "-t"        /* TASKS */
+#define SU_OPT_NET "-n"          /* SU_NET_HOST, SU_NET_NONE or SU_NET_PROXY */
+#define SU_OPT_CAPTURE "-l"      /* PORT: a capture listener (with -n proxy) */
 #define SU_OPT_END "--"          /* COMMAND [ARG]... follow */
 
 #define SU_MAX_MOUNTS 64
@@ -190,6 +201,66 @@ enum su_placement {
 	SU_PLACED_SYSTEMD = 1 << 2, /* a systemd scope that au asked the user manager for */
 };
 
+/*
+ * The network (-n). In a namespace of its own the agent has loopback and
+ * nothing else; with SU_NET_PROXY its only ways out are the listeners made
+ * inside that namespace (below), whose connections au-netproxy serves from
+ * outside it.
+ */
+#define SU_NET_HOST "host"
+#define SU_NET_NONE "none"
+#define SU_NET_PROXY "proxy"
+
+enum su_net_mode {
+	SU_NET_MODE_NONE = 0, /* without -n: the closed one */
+	SU_NET_MODE_HOST,
+	SU_NET_MODE_PROXY,
+};
+
+/*
+ * With -n proxy: fd SU_NET_FD is a unix SOCK_SEQPACKET socket whose other
+ * end au holds, the proxy's channel (au sends the policy, the proxy one log
+ * record per message). The entrypoint hands it to the proxy and keeps no
+ * copy: neither the agent nor anything it runs ever holds it.
+ */
+#define SU_NET_FD 4
+
+/*
+ * au-netproxy's side, which netproxy/netproto.h takes from here: the proxy
+ * starts as "au-netproxy NLISTEN" with these fds (netproxy/main.c says what
+ * each is), and decides each listener's role from its type and port alone.
+ */
+#define SU_NETPROXY_NAME "au-netproxy"
+#define SU_NETPROXY_FD_CHANNEL 3   /* the channel to au (SU_NET_FD here) */
+#define SU_NETPROXY_FD_LIFETIME 4  /* read end of a pipe that init holds open */
+#define SU_NETPROXY_FD_FIRST_LISTENER 5
+#define SU_NET_MAX_LISTENERS 64
+
+/* The listeners' ports: DNS (UDP and TCP), the HTTP and SOCKS5 proxies, on SU_NET_LOOPBACK. */
+#define SU_NET_LOOPBACK "127.0.0.1"
+#define SU_NET_PORT_DNS 53
+#define SU_NET_PORT_HTTP 3128
+#define SU_NET_PORT_SOCKS 1080
+/*
+ * Capture listeners, on every address of the namespace ([::] taking IPv4
+ * too), for tools that ignore proxy variables: these always (ssh, http,
+ * https), and one per -l PORT.
+ */
+#define SU_NET_CAPTURE_PORTS { 22, 80, 443 }
+#define SU_NET_FIXED_LISTENERS 7 /* DNS twice, HTTP, SOCKS and the three above */
+#define SU_NET_MAX_CAPTURE (SU_NET_MAX_LISTENERS - SU_NET_FIXED_LISTENERS)
+
+/*
+ * The fake addresses the proxy's DNS stub hands out, 127.1.0.0/16 in host
+ * byte order: loopback addresses of the agent's own namespace, so that a
+ * client that ignores proxy variables connects to one of them, and a capture
+ * listener learns the name from the local address.
+ */
+#define SU_NET_FAKE_NET 0x7f010000u   /* 127.1.0.0 */
+#define SU_NET_FAKE_MASK 0xffff0000u  /* /16 */
+#define SU_NET_FAKE_FIRST 0x7f010001u /* 127.1.0.1 */
+#define SU_NET_FAKE_LAST 0x7f01fffeu  /* 127.1.255.254 */
+
 #endif /* SU_AS_AGENT_PROTOCOL_H */
 
 #ifndef SU_AS_AGENT_PROTOCOL_ONLY
@@ -200,6 +271,9 @@ enum su_placement {
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <arpa/inet.h>
+#include <net/if.h>
+#include <netinet/in.h>
 #include <limits.h>
 #include <poll.h>
 #include <sched.h>
@@ -239,6 +313,15 @@ _Static_assert(TARGET_UID > 0 && TARGET_UID < 4294967295U, "bad TARGET_UID");
 _Static_assert(TARGET_GID > 0 && TARGET_GID < 4294967295U, "bad TARGET_GID");
 _Static_assert(CALLER_UID < 4294967295U, "bad CALLER_UID");
 _Static_assert(TARGET_UID != CALLER_UID, "the agent cannot be the caller");
+
+/*
+ * Where au new found au-netproxy and the agent's resolv.conf: files in
+ * root-owned folders, opened as root without following symlinks (see
+ * open_root_file()). The argument parser does not need them.
+ */
+#if !defined(SU_AS_AGENT_NO_MAIN) && (!defined(NETPROXY_PATH) || !defined(RESOLV_CONF_PATH))
+#error "compile with -DNETPROXY_PATH -DRESOLV_CONF_PATH"
+#endif
 
 
 #ifndef OPEN_TREE_CLONE
@@ -302,6 +385,9 @@ struct su_request {
 	unsigned long long memory_max;  /* -m, bytes; 0: no limit */
 	unsigned long long cpu_percent; /* -q; 0: no limit */
 	unsigned long long tasks_max;   /* -t; 0: no limit */
+	enum su_net_mode net;  /* -n */
+	unsigned short capture_ports[SU_NET_MAX_CAPTURE]; /* -l, besides SU_NET_CAPTURE_PORTS */
+	size_t nr_capture;
 	char *const *command; /* NULL-terminated, at least one entry */
 };
 
@@ -396,6 +482,37 @@ static bool parse_number(const char *s, unsigned long long min, unsigned long lo
 	if (n < min)
 		return false;
 	*out = n;
+	return true;
+}
+
+static const unsigned short fixed_capture_ports[] = SU_NET_CAPTURE_PORTS;
+
+/*
+ * A port for -l: decimal, 1 to 65535, no sign or leading zero, not one whose
+ * role is taken (DNS, HTTP, SOCKS), not a fixed capture port, not given twice.
+ */
+static bool valid_capture_port(const char *s, const struct su_request *req, unsigned short *port)
+{
+	unsigned long n = 0;
+
+	if (!s || !*s || *s == '0' || strlen(s) > 5)
+		return false;
+	for (const char *c = s; *c; c++) {
+		if (*c < '0' || *c > '9')
+			return false;
+		n = n * 10 + (unsigned long)(*c - '0');
+	}
+	if (n > 65535 || n == SU_NET_PORT_DNS || n == SU_NET_PORT_HTTP || n == SU_NET_PORT_SOCKS)
+		return false;
+	for (size_t i = 0; i < sizeof(fixed_capture_ports) / sizeof(fixed_capture_ports[0]); i++) {
+		if (n == fixed_capture_ports[i])
+			return false;
+	}
+	for (size_t i = 0; i < req->nr_capture; i++) {
+		if (n == req->capture_ports[i])
+			return false;
+	}
+	*port = (unsigned short)n;
 	return true;
 }
 
@@ -500,10 +617,41 @@ int su_parse_args(int argc, char *const argv[], struct su_request *req, const ch
 				return -1;
 			}
 			i++;
+		} else if (!strcmp(opt, SU_OPT_NET)) {
+			const char *mode = i + 1 < argc ? argv[i + 1] : NULL;
+
+			if (mode && !strcmp(mode, SU_NET_HOST)) {
+				req->net = SU_NET_MODE_HOST;
+			} else if (mode && !strcmp(mode, SU_NET_NONE)) {
+				req->net = SU_NET_MODE_NONE;
+			} else if (mode && !strcmp(mode, SU_NET_PROXY)) {
+				req->net = SU_NET_MODE_PROXY;
+			} else {
+				*why = "-n needs host, none or proxy";
+				return -1;
+			}
+			i++;
+		} else if (!strcmp(opt, SU_OPT_CAPTURE)) {
+			unsigned short port;
+
+			if (req->nr_capture >= SU_NET_MAX_CAPTURE) {
+				*why = "too many capture ports";
+				return -1;
+			}
+			if (i + 1 >= argc || !valid_capture_port(argv[i + 1], req, &port)) {
+				*why = "-l needs a port that is not taken";
+				return -1;
+			}
+			req->capture_ports[req->nr_capture++] = port;
+			i++;
 		} else {
 			*why = "unknown option";
 			return -1;
 		}
+	}
+	if (req->nr_capture && req->net != SU_NET_MODE_PROXY) {
+		*why = "-l needs -n proxy";
+		return -1;
 	}
 	if (i >= argc || !argv[i] || !argv[i][0]) {
 		*why = "missing command";
@@ -632,21 +780,23 @@ static void ensure_std_fds(void)
 
 /*
  * Nothing inherited reaches the agent but fds 0 to 2 (runc CVE-2024-21626).
- * SU_REPORT_FD stays until the request says whether it is the report
- * channel (keep_report_channel()).
+ * SU_REPORT_FD and SU_NET_FD stay until the request says whether they are
+ * the report channel and the proxy's channel (keep_report_channel(),
+ * keep_net_channel()).
  */
 static void close_inherited_fds(void)
 {
 	struct rlimit lim;
 	rlim_t max = 65536;
 
-	_Static_assert(SU_REPORT_FD == 3, "the fds kept are 0 to 2 and the report channel");
-	if (syscall(SYS_close_range, SU_REPORT_FD + 1U, ~0U, 0U) == 0)
+	_Static_assert(SU_REPORT_FD == 3 && SU_NET_FD == 4,
+		       "the fds kept are 0 to 2, the report channel and the proxy's channel");
+	if (syscall(SYS_close_range, SU_NET_FD + 1U, ~0U, 0U) == 0)
 		return;
 	/* Kernels before 5.9: every fd the caller could have opened. */
 	if (getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur != RLIM_INFINITY && lim.rlim_cur > max)
 		max = lim.rlim_cur;
-	for (rlim_t fd = SU_REPORT_FD + 1; fd < max; fd++)
+	for (rlim_t fd = SU_NET_FD + 1; fd < max; fd++)
 		close((int)fd);
 }
 
@@ -670,6 +820,28 @@ static void keep_report_channel(const struct su_request *req)
 		die("-c: fd %d is not a SOCK_SEQPACKET socket", SU_REPORT_FD);
 	if (fcntl(SU_REPORT_FD, F_SETFD, FD_CLOEXEC) < 0)
 		die_errno("cannot set close-on-exec on the report channel");
+}
+
+/*
+ * With -n proxy, fd SU_NET_FD must be a unix SOCK_SEQPACKET socket: the
+ * proxy's channel to au, which spawn_proxy() hands to the proxy and closes
+ * (close-on-exec until then). Otherwise, whatever it is goes.
+ */
+static void keep_net_channel(const struct su_request *req)
+{
+	int domain = 0, type = 0;
+	socklen_t len = sizeof(domain);
+
+	if (req->net != SU_NET_MODE_PROXY) {
+		close(SU_NET_FD);
+		return;
+	}
+	if (getsockopt(SU_NET_FD, SOL_SOCKET, SO_DOMAIN, &domain, &len) < 0 || domain != AF_UNIX ||
+	    (len = sizeof(type), getsockopt(SU_NET_FD, SOL_SOCKET, SO_TYPE, &type, &len)) < 0 ||
+	    type != SOCK_SEQPACKET)
+		die("-n proxy: fd %d is not a unix SOCK_SEQPACKET socket", SU_NET_FD);
+	if (fcntl(SU_NET_FD, F_SETFD, FD_CLOEXEC) < 0)
+		die_errno("cannot set close-on-exec on the proxy's channel");
 }
 
 /* One report; a lost reader loses nothing of ours (SIGPIPE is ignored on the outer side). */
@@ -2653,6 +2825,484 @@ static void limit_agent(const struct su_request *req)
 		die_errno("cannot set RLIMIT_NPROC");
 }
 
+/* --- the network --------------------------------------------------------- */
+
+#ifndef SIOCGSKNS
+#define SIOCGSKNS 0x894C
+#endif
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+#ifndef SYS_execveat
+#define SYS_execveat 322
+#endif
+
+/* What the outer side holds for the network between its set-up and the spawns. */
+struct su_net {
+	int host_netns;  /* the host's network namespace, for the proxy to return to */
+	int proxy_exe;   /* au-netproxy, opened as root, executed as the agent */
+	int listeners[SU_NET_MAX_LISTENERS];
+	size_t nr_listeners;
+	int lifetime[2]; /* the proxy reads [0]; init alone holds [1] */
+};
+
+#define SU_NET_INIT { -1, -1, { 0 }, 0, { -1, -1 } }
+
+/* Nobody but root can write a folder that root owns and keeps from group and others. */
+static bool root_only(const struct stat *st)
+{
+	return st->st_uid == 0 && !(st->st_mode & (S_IWGRP | S_IWOTH));
+}
+
+/*
+ * A file only root can have put in place: every folder from "/" down is
+ * root's alone, no component is a symlink, and the file is a regular file
+ * of root's that group and others cannot write. sudo's secure_path, by fd:
+ * neither the agent nor the human can put anything there. Returns an O_PATH
+ * fd, or dies naming the part that is not so.
+ */
+static int open_root_file(const char *path, const char *what)
+{
+	char buf[PATH_MAX];
+	struct stat st;
+	char *p;
+	int dirfd;
+
+	if (!normal_path(path) || strlen(path) >= sizeof(buf))
+		die("%s: '%s' is not a normal absolute path", what, path);
+	memcpy(buf, path, strlen(path) + 1);
+	dirfd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (dirfd < 0 || fstat(dirfd, &st) < 0 || !root_only(&st))
+		die("%s: '/' is not root's alone", what);
+	for (p = buf + 1;;) {
+		char *comp = p;
+		bool last;
+		int fd;
+
+		while (*p && *p != '/')
+			p++;
+		last = *p == '\0';
+		*p = '\0';
+		fd = openat(dirfd, comp, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0)
+			die_errno("%s: cannot open '%s'", what, path);
+		close(dirfd);
+		if (fstat(fd, &st) < 0)
+			die_errno("%s: cannot stat '%s'", what, path);
+		if (S_ISLNK(st.st_mode))
+			die("%s: '%s' has a symlink at '%s': refusing to follow it", what, path, buf);
+		if (!root_only(&st))
+			die("%s: '%s' is not root's alone (owner uid %u, mode %04o)", what, buf,
+			    (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777));
+		if (last) {
+			if (!S_ISREG(st.st_mode))
+				die("%s: '%s' is not a regular file", what, path);
+			return fd;
+		}
+		if (!S_ISDIR(st.st_mode))
+			die("%s: '%s' is not a directory", what, buf);
+		*p++ = '/';
+		dirfd = fd;
+	}
+}
+
+/*
+ * A network namespace of the agent's own. Only loopback comes up there, and
+ * with -n proxy, the listeners; nothing else leads out of it (no veth, no
+ * route). Before leaving the host's namespace, keep a handle on it for the
+ * proxy, which serves the listeners from there.
+ */
+static void setup_network(const struct su_request *req, struct su_net *net)
+{
+	struct ifreq ifr;
+	int sock;
+
+	if (req->net == SU_NET_MODE_HOST)
+		return;
+	if (req->net == SU_NET_MODE_PROXY) {
+		/*
+		 * Why this is safe: the proxy is found at a path fixed when
+		 * this file was compiled, every folder and the file root's
+		 * alone (open_root_file), and it only ever runs as the agent.
+		 */
+		net->proxy_exe = open_root_file(NETPROXY_PATH, "the network proxy");
+		/*
+		 * The namespace of a socket made here (SIOCGSKNS) is the host's:
+		 * no path to resolve, no /proc to trust.
+		 */
+		sock = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+		net->host_netns = sock < 0 ? -1 : ioctl(sock, SIOCGSKNS);
+		if (net->host_netns < 0)
+			die_errno("cannot hold the host's network namespace");
+		close(sock);
+		if (fcntl(net->host_netns, F_SETFD, FD_CLOEXEC) < 0)
+			die_errno("cannot set close-on-exec");
+	}
+	/* Why this is safe: a new namespace holds nothing of the host's; only this process is in it yet. */
+	if (unshare(CLONE_NEWNET) < 0)
+		fail(SU_EXIT_SELF, "entrypoint: cannot create a network namespace: %s (does this kernel have them? "
+		     "'au net mode host' runs the agent on the host's network)", strerror(errno));
+	/* Loopback is down in a new namespace. 127/8 and ::1 come with it; 127.1/16 are the proxy's fake addresses. */
+	memset(&ifr, 0, sizeof(ifr));
+	memcpy(ifr.ifr_name, "lo", 3);
+	sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (sock < 0 || ioctl(sock, SIOCGIFFLAGS, &ifr) < 0)
+		die_errno("cannot read the loopback interface");
+	ifr.ifr_flags |= IFF_UP;
+	if (ioctl(sock, SIOCSIFFLAGS, &ifr) < 0)
+		die_errno("cannot bring the loopback interface up");
+	/*
+	 * glibc's getaddrinfo() with AI_ADDRCONFIG (getent, Node's dns.lookup)
+	 * returns no IPv4 address unless some interface has one that is not
+	 * 127.0.0.1 (its check_pf.c). One more address on loopback, the fake
+	 * range's own (never given to a name), lets the DNS stub's answers through.
+	 */
+	if (req->net == SU_NET_MODE_PROXY) {
+		struct sockaddr_in fake = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(SU_NET_FAKE_NET) };
+
+		memset(&ifr, 0, sizeof(ifr));
+		memcpy(ifr.ifr_name, "lo:au", 6);
+		memcpy(&ifr.ifr_addr, &fake, sizeof(fake));
+		if (ioctl(sock, SIOCSIFADDR, &ifr) < 0)
+			die_errno("cannot add an address to the loopback interface");
+	}
+	close(sock);
+}
+
+/*
+ * A socket bound (and listening, for TCP) in the agent's namespace: on
+ * SU_NET_LOOPBACK, or on every address ([::] with IPv4 too; 0.0.0.0 where
+ * IPv6 is not built in).
+ */
+static int listen_on(int type, bool every_address, unsigned short port)
+{
+	struct sockaddr_in6 any6 = { .sin6_family = AF_INET6, .sin6_port = htons(port), .sin6_addr = IN6ADDR_ANY_INIT };
+	struct sockaddr_in v4 = { .sin_family = AF_INET, .sin_port = htons(port) };
+	int fd = -1, off = 0;
+
+	if (every_address) {
+		fd = socket(AF_INET6, type | SOCK_CLOEXEC, 0);
+		if (fd >= 0 && (setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off)) < 0 ||
+				bind(fd, (struct sockaddr *)&any6, sizeof(any6)) < 0))
+			die_errno("cannot listen on port %u", port);
+		if (fd < 0 && errno != EAFNOSUPPORT)
+			die_errno("cannot make a socket");
+		v4.sin_addr.s_addr = htonl(INADDR_ANY);
+	} else if (inet_pton(AF_INET, SU_NET_LOOPBACK, &v4.sin_addr) != 1) {
+		die("bad loopback address");
+	}
+	if (fd < 0) {
+		fd = socket(AF_INET, type | SOCK_CLOEXEC, 0);
+		if (fd < 0 || bind(fd, (struct sockaddr *)&v4, sizeof(v4)) < 0)
+			die_errno("cannot listen on port %u", port);
+	}
+	if (type == SOCK_STREAM && listen(fd, SOMAXCONN) < 0)
+		die_errno("cannot listen on port %u", port);
+	return fd;
+}
+
+/*
+ * The agent's only ways out: DNS, the HTTP and SOCKS5 proxies on loopback,
+ * and the capture ports on every address. They are made here, as root and
+ * inside the agent's namespace, and the proxy serves them from outside it (a
+ * socket keeps the namespace it was made in). Why this is safe: root binds
+ * and listens, nothing more, in a namespace that holds nothing of the host's.
+ */
+static void make_listeners(const struct su_request *req, struct su_net *net)
+{
+	_Static_assert(sizeof(fixed_capture_ports) / sizeof(fixed_capture_ports[0]) + 4 == SU_NET_FIXED_LISTENERS,
+		       "SU_NET_FIXED_LISTENERS counts every listener made below but the -l ones");
+
+	if (req->net != SU_NET_MODE_PROXY)
+		return;
+	net->listeners[net->nr_listeners++] = listen_on(SOCK_DGRAM, false, SU_NET_PORT_DNS);
+	net->listeners[net->nr_listeners++] = listen_on(SOCK_STREAM, false, SU_NET_PORT_DNS);
+	net->listeners[net->nr_listeners++] = listen_on(SOCK_STREAM, false, SU_NET_PORT_HTTP);
+	net->listeners[net->nr_listeners++] = listen_on(SOCK_STREAM, false, SU_NET_PORT_SOCKS);
+	for (size_t i = 0; i < sizeof(fixed_capture_ports) / sizeof(fixed_capture_ports[0]); i++)
+		net->listeners[net->nr_listeners++] = listen_on(SOCK_STREAM, true, fixed_capture_ports[i]);
+	for (size_t i = 0; i < req->nr_capture; i++)
+		net->listeners[net->nr_listeners++] = listen_on(SOCK_STREAM, true, req->capture_ports[i]);
+	if (pipe2(net->lifetime, O_CLOEXEC) < 0)
+		die_errno("cannot create a pipe");
+}
+
+/*
+ * In the proxy's process: fds 0 to 2 /dev/null, then the channel, the
+ * lifetime pipe and the listeners at the places au-netproxy expects, the
+ * executable's fd (close-on-exec) just above them, and nothing else. The
+ * process waits before its exec (wait_for_first_use), so every other fd is
+ * closed now, not at the exec: above all the write end of the lifetime pipe,
+ * with which it would wait for its own EOF, for ever.
+ */
+static void place_proxy_fds(struct su_net *net)
+{
+	int from[2 + SU_NET_MAX_LISTENERS];
+	size_t n = 0;
+	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+	from[n++] = SU_NET_FD;
+	from[n++] = net->lifetime[0];
+	for (size_t i = 0; i < net->nr_listeners; i++)
+		from[n++] = net->listeners[i];
+	if (null < 0)
+		_exit(SU_EXIT_SELF);
+	/* Out of the way of every place first, then into place (dup2 clears close-on-exec). */
+	net->proxy_exe = fcntl(net->proxy_exe, F_DUPFD_CLOEXEC, SU_NETPROXY_FD_FIRST_LISTENER + (int)n);
+	if (net->proxy_exe < 0)
+		_exit(SU_EXIT_SELF);
+	for (size_t i = 0; i < n; i++) {
+		from[i] = fcntl(from[i], F_DUPFD_CLOEXEC, SU_NETPROXY_FD_FIRST_LISTENER + (int)n);
+		if (from[i] < 0)
+			_exit(SU_EXIT_SELF);
+	}
+	for (int fd = 0; fd < 3; fd++) {
+		if (dup2(null, fd) < 0)
+			_exit(SU_EXIT_SELF);
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (dup2(from[i], SU_NETPROXY_FD_CHANNEL + (int)i) < 0)
+			_exit(SU_EXIT_SELF);
+	}
+	_Static_assert(SU_NETPROXY_FD_LIFETIME == SU_NETPROXY_FD_CHANNEL + 1 &&
+		       SU_NETPROXY_FD_FIRST_LISTENER == SU_NETPROXY_FD_CHANNEL + 2, "the order above");
+	/* (It is at SU_NETPROXY_FD_FIRST_LISTENER + n or above, so never there already.) */
+	if (dup3(net->proxy_exe, SU_NETPROXY_FD_CHANNEL + (int)n, O_CLOEXEC) < 0)
+		_exit(SU_EXIT_SELF);
+	net->proxy_exe = SU_NETPROXY_FD_CHANNEL + (int)n;
+	if (syscall(SYS_close_range, (unsigned)(net->proxy_exe + 1), ~0U, 0U) < 0) {
+		/* Kernels before 5.9: every fd this program opened is below the fd limit. */
+		struct rlimit lim;
+		rlim_t max = 65536;
+
+		if (getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur != RLIM_INFINITY && lim.rlim_cur > max)
+			max = lim.rlim_cur;
+		for (rlim_t fd = (rlim_t)net->proxy_exe + 1; fd < max; fd++)
+			close((int)fd);
+	}
+}
+
+/*
+ * The proxy starts when the agent first uses its network: until a listener
+ * has something for it (a connection, a DNS query, which wait there), this
+ * process, already the agent with the proxy's fds in place and nothing else
+ * (place_proxy_fds), waits; and it leaves with the agent if that never
+ * comes. A run that does not touch the network costs no proxy. Once the
+ * agent is gone nothing more is started, even for what it left queued: the
+ * proxy would refuse it anyway.
+ */
+static void wait_for_first_use(size_t nr_listeners)
+{
+	struct pollfd pfd[1 + SU_NET_MAX_LISTENERS];
+
+	/*
+	 * Not dumpable while it waits, whatever fs.suid_dumpable says (the uid
+	 * change clears it only when that is 0): the agent's uid never traces a
+	 * process of the host's network namespace. (au-netproxy says so again
+	 * first thing after the exec, which resets it.)
+	 */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		_exit(SU_EXIT_SELF);
+	pfd[0] = (struct pollfd){ .fd = SU_NETPROXY_FD_LIFETIME, .events = POLLIN };
+	for (size_t i = 0; i < nr_listeners; i++)
+		pfd[1 + i] = (struct pollfd){ .fd = SU_NETPROXY_FD_FIRST_LISTENER + (int)i, .events = POLLIN };
+	for (;;) {
+		if (poll(pfd, 1 + nr_listeners, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			return; /* the proxy will see for itself */
+		}
+		if (pfd[0].revents)
+			_exit(0);
+		for (size_t i = 1; i <= nr_listeners; i++) {
+			if (pfd[i].revents)
+				return;
+		}
+	}
+}
+
+/*
+ * The proxy: a process of the agent's uid, outside the agent's network, PID
+ * and mount namespaces (it is forked before the other namespaces exist, and
+ * returns to the host's network), in a session of its own, with no_new_privs,
+ * no capability, an empty environment. It cannot be signalled or traced from
+ * inside the agent's PID namespace, which does not show it; it is not
+ * dumpable (it says so first thing, and its file is not readable by others,
+ * so it is not dumpable from its exec on); its connections leave with the
+ * agent's uid, which the host's firewall can match. It parses what the agent
+ * sends, so it is neither root nor the human.
+ */
+static void spawn_proxy(const struct su_request *req, struct su_net *net)
+{
+	char count[16];
+	char *argv[] = { (char *)SU_NETPROXY_NAME, count, NULL };
+	char *envp[] = { NULL };
+	pid_t pid;
+
+	if (req->net != SU_NET_MODE_PROXY)
+		return;
+	snprintf(count, sizeof(count), "%zu", net->nr_listeners);
+	pid = fork();
+	if (pid < 0)
+		die_errno("cannot fork");
+	if (pid == 0) {
+		/* Why this is safe: back to where this process came from, still root, before the drop. */
+		if (setns(net->host_netns, CLONE_NEWNET) < 0)
+			die_errno("cannot return to the host's network namespace");
+		/* The caller's terminal is never the proxy's to open (TIOCSTI). */
+		if (setsid() < 0)
+			die_errno("cannot create a session");
+		/* No folder of the human's held open. */
+		if (chdir("/") < 0)
+			die_errno("cannot change directory to '/'");
+		/*
+		 * Into the run's cgroup, as init goes (still root): nothing of
+		 * the run stays in the caller's session, and the run's limits
+		 * and usage count the proxy too. The watch is not its to hold.
+		 */
+		cgroup_enter(false);
+		watch_close_in_child();
+		drop_privileges();
+		place_proxy_fds(net);
+		wait_for_first_use(net->nr_listeners);
+		syscall(SYS_execveat, net->proxy_exe, "", argv, envp, AT_EMPTY_PATH);
+		_exit(SU_EXIT_SELF); /* au sees the channel close without a word */
+	}
+	/* Only the proxy holds these now: the agent never gets the channel or a listener. */
+	close(SU_NET_FD);
+	close(net->proxy_exe);
+	close(net->host_netns);
+	close(net->lifetime[0]);
+	for (size_t i = 0; i < net->nr_listeners; i++)
+		close(net->listeners[i]);
+	net->nr_listeners = 0;
+}
+
+/* Once init exists it alone holds the write end: the proxy goes when the agent's namespace does. */
+static void hand_lifetime_to_init(struct su_net *net)
+{
+	if (net->lifetime[1] >= 0)
+		close(net->lifetime[1]);
+	net->lifetime[1] = -1;
+}
+
+/*
+ * Opens what path names, following symlinks as the kernel would, but never
+ * through a folder that the agent or the human could change: every folder on
+ * the way is someone else's (root's, or a system service's) and not writable
+ * by group or others, and a symlink is followed only from a folder of root's.
+ * Returns an O_PATH fd of a regular file, with its folder's fd in *parent and
+ * its name in name; -1 with errno ENOENT when the way ends before the file
+ * (a dangling link); dies when the way is not so.
+ */
+static int open_root_target(const char *path, int *parent, char name[NAME_MAX + 1])
+{
+	char rest[PATH_MAX], next[PATH_MAX];
+	struct stat dir_st;
+	int dirfd, links = 0;
+	char *p;
+
+	snprintf(rest, sizeof(rest), "%s", path);
+	dirfd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (dirfd < 0 || fstat(dirfd, &dir_st) < 0 || !root_only(&dir_st))
+		die("'/' is not root's alone");
+	for (p = rest;;) {
+		char *comp;
+		size_t len;
+		struct stat st;
+		bool last;
+		int fd;
+
+		while (*p == '/')
+			p++;
+		comp = p;
+		while (*p && *p != '/')
+			p++;
+		len = (size_t)(p - comp);
+		while (*p == '/')
+			p++;
+		last = *p == '\0';
+		if (len == 0 || len > NAME_MAX)
+			die("'%s' does not name a file", path);
+		memcpy(name, comp, len);
+		name[len] = '\0';
+		if (!strcmp(name, ".") || !strcmp(name, "..")) {
+			fd = openat(dirfd, name, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		} else {
+			fd = openat(dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+			if (fd < 0 && errno == ENOENT) {
+				close(dirfd);
+				return -1;
+			}
+		}
+		if (fd < 0 || fstat(fd, &st) < 0)
+			die_errno("cannot open '%s' on the way to '%s'", name, path);
+		if (S_ISLNK(st.st_mode)) {
+			char link[PATH_MAX];
+			ssize_t n = readlinkat(fd, "", link, sizeof(link) - 1);
+
+			close(fd);
+			if (!root_only(&dir_st))
+				die("'%s' leads through a symlink in a folder that is not root's alone", path);
+			if (n <= 0 || ++links > 40)
+				die("'%s' leads through too many symlinks", path);
+			link[n] = '\0';
+			if ((size_t)snprintf(next, sizeof(next), "%s/%s", link, p) >= sizeof(next))
+				die("'%s' leads through a path too long", path);
+			memcpy(rest, next, sizeof(rest));
+			p = rest;
+			if (link[0] == '/') {
+				close(dirfd);
+				dirfd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+				if (dirfd < 0 || fstat(dirfd, &dir_st) < 0)
+					die_errno("cannot open '/'");
+			}
+			continue;
+		}
+		if (last && S_ISREG(st.st_mode)) {
+			*parent = dirfd;
+			return fd;
+		}
+		if (!S_ISDIR(st.st_mode))
+			die("'%s' is not a regular file", path);
+		if (st.st_uid == TARGET_UID || st.st_uid == CALLER_UID || (st.st_mode & (S_IWGRP | S_IWOTH)))
+			die("'%s' leads through '%s', which the agent or you could change", path, name);
+		if (last)
+			die("'%s' is a directory", path);
+		close(dirfd);
+		dirfd = fd;
+		dir_st = st;
+	}
+}
+
+/*
+ * In the agent's mount namespace: au's resolv.conf ("nameserver 127.0.0.1",
+ * the proxy's DNS stub) over the real target of /etc/resolv.conf, which is
+ * often a symlink into /run. The file is root's (open_root_file), the bind
+ * read-only, nosuid, nodev: neither the human nor the agent can write what
+ * the agent's resolver reads. Where /etc/resolv.conf leads nowhere, the
+ * resolver already asks 127.0.0.1.
+ */
+static void bind_resolv_conf(const struct su_request *req)
+{
+	char name[NAME_MAX + 1];
+	int src, dst, parent = -1;
+
+	if (req->net == SU_NET_MODE_HOST)
+		return;
+	src = open_root_file(RESOLV_CONF_PATH, "the agent's resolv.conf");
+	dst = open_root_target("/etc/resolv.conf", &parent, name);
+	if (dst < 0) {
+		close(src);
+		return;
+	}
+	/* Why this is safe: our own file, read-only, on the inode the walk above opened, in our namespace only. */
+	bind_by_fd(src, dst, parent, name, true, "/etc/resolv.conf");
+	close(dst);
+	close(parent);
+	close(src);
+}
+
 /* --- the command --------------------------------------------------------- */
 
 /* With -j: the pty (one of fds 0 to 2) that init made its session's terminal; -1 without. */
@@ -3089,6 +3739,7 @@ int main(int argc, char **argv, char **envp)
 {
 	static struct su_request req;
 	struct su_usage usage = { 0 };
+	struct su_net net = SU_NET_INIT;
 	struct init_pipes pipes;
 	unsigned long long started;
 	const char *why;
@@ -3101,13 +3752,20 @@ int main(int argc, char **argv, char **envp)
 	if (su_parse_args(argc, argv, &req, &why) < 0)
 		die("%s", why);
 	keep_report_channel(&req);
+	keep_net_channel(&req);
 	build_env(&req, envp);
 	setup_cgroup(&req);
 	watch_setup(&req);
+	/* The proxy leaves before the mount and PID namespaces exist: it lives in the host's. */
+	setup_network(&req, &net);
+	make_listeners(&req, &net);
+	spawn_proxy(&req, &net);
 	setup_mounts(&req);
+	bind_resolv_conf(&req);
 	die_with_au(&req);
 	started = monotonic_usec();
 	init = spawn_init(&req, &pipes);
+	hand_lifetime_to_init(&net);
 	drop_while_waiting();
 	die_with_au(&req);
 	forward_signals(pipes.ctl[1]);

@@ -31,6 +31,8 @@
 #endif
 #include "../entrypoint/su_as_agent.c"
 
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
 /* Enough to go past every limit: 1025 -p take 2050 words. */
 #define FUZZ_MAX_ARGS 4096
 
@@ -170,6 +172,20 @@ static void fuzz_check_request(int argc, char *const argv[], const struct su_req
 	FUZZ_CHECK(req->cpu_percent <= SU_CPU_PERCENT_MAX, "CPU limit %llu out of bounds", req->cpu_percent);
 	FUZZ_CHECK(req->tasks_max == 0 || (req->tasks_max >= SU_TASKS_MIN && req->tasks_max <= SU_TASKS_MAX),
 		   "tasks limit %llu out of bounds", req->tasks_max);
+	FUZZ_CHECK(req->net == SU_NET_MODE_NONE || req->net == SU_NET_MODE_HOST || req->net == SU_NET_MODE_PROXY,
+		   "network mode %d", (int)req->net);
+	FUZZ_CHECK(req->nr_capture <= SU_NET_MAX_CAPTURE, "%zu capture ports", req->nr_capture);
+	FUZZ_CHECK(!req->nr_capture || req->net == SU_NET_MODE_PROXY, "capture ports without -n proxy");
+	for (size_t i = 0; i < req->nr_capture; i++) {
+		unsigned short port = req->capture_ports[i];
+
+		FUZZ_CHECK(port != 0 && port != SU_NET_PORT_DNS && port != SU_NET_PORT_HTTP && port != SU_NET_PORT_SOCKS,
+			   "capture port %u has a role already", port);
+		for (size_t k = 0; k < ARRAY_LEN(fixed_capture_ports); k++)
+			FUZZ_CHECK(port != fixed_capture_ports[k], "capture port %u is a fixed one", port);
+		for (size_t k = 0; k < i; k++)
+			FUZZ_CHECK(port != req->capture_ports[k], "capture port %u twice", port);
+	}
 	FUZZ_CHECK(req->command != NULL, "no command");
 	FUZZ_CHECK(req->command > argv && req->command < argv + argc, "command outside argv");
 	FUZZ_CHECK(req->command[0] && req->command[0][0], "empty command");

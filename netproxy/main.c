@@ -35,7 +35,8 @@
  * "run RUNID", zero or more "allow PATTERN", "end", each line ending in "\n".
  * Any error rejects the whole message: a "proxy" record, exit 1.
  *
- * Exit: 0 when fd 4 reaches EOF; 1 when the start-up checks or the policy
+ * Exit: 0 when fd 4 reaches EOF (after a "proxy" record, reason "stopped:
+ * ..."); 1 when the start-up checks or the policy
  * fail (with a "proxy" record when fd 3 is usable). It refuses to start as
  * uid or gid 0, with capabilities, without no_new_privs, with a missing or
  * wrong fd layout, or with a listener in its own network namespace (that
@@ -326,9 +327,15 @@ static void AU_NORETURN serve(struct proxy *proxy, struct listener *listeners, i
 			char byte;
 			ssize_t n = read(NETPROTO_FD_LIFETIME, &byte, 1);
 
-			/* EOF: the agent is gone. _exit closes every socket, relays included. */
-			if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+			/*
+			 * EOF: the agent is gone. Say so last, so that au knows the log
+			 * is whole and the proxy did not die; _exit closes every socket,
+			 * relays included.
+			 */
+			if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+				log_proxy(true, "stopped: the agent is gone");
 				_exit(EXIT_OK);
+			}
 		}
 		if (pfd[1].revents) {
 			/* au never writes after the policy: this is EOF or an error. */

@@ -26,6 +26,7 @@ static const struct command {
 	{ "mount", cmd_mount, 0, "share folders of your home with an agent (add, remove, list)" },
 	{ "env", cmd_env, 0, "store environment variables for an agent's runs (set, unset, list)" },
 	{ "limit", cmd_limit, 0, "limit the memory, CPU and tasks of an agent's runs (set, unset, list)" },
+	{ "net", cmd_net, 0, "the agent's network: mode, allowed destinations, connection log" },
 };
 
 struct agent *au_setup(struct au_ctx *ctx, const char *agent_name)

@@ -54,3 +54,4 @@ int cmd_repair(int argc, char **argv, struct au_ctx *ctx);
 int cmd_mount(int argc, char **argv, struct au_ctx *ctx);
 int cmd_env(int argc, char **argv, struct au_ctx *ctx);
 int cmd_limit(int argc, char **argv, struct au_ctx *ctx);
+int cmd_net(int argc, char **argv, struct au_ctx *ctx);

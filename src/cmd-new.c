@@ -5,6 +5,7 @@
 #include "au.h"
 #include "config.h"
 #include "entrypoint-build.h"
+#include "entrypoint.h"
 #include "sys.h"
 #include "util.h"
 
@@ -207,6 +208,9 @@ static void check_name_free(const struct new_state *s, struct config *cfg)
 
 	if (config_find_agent(cfg, s->name))
 		die("agent '%s' is already in '%s'", s->name, cfg->path);
+	/* Its entrypoint's folder would be the network proxy's file. */
+	if (!strcmp(s->name, SU_NETPROXY_NAME))
+		die_usage("new: '%s' is the name of au's network proxy: pick another", s->name);
 	if (getpwnam(s->name) || getgrnam(s->group)) {
 		error("a %s named '%s' already exists", getpwnam(s->name) ? "user" : "group",
 		      getpwnam(s->name) ? s->name : s->group);

@@ -1,16 +1,20 @@
 /*
  * cmd-run.c: au run. Reads as its steps: the agent, its verified entrypoint,
- * the request (environment, mounts, protections, directory, command), then
- * the launch (exec, or wait, or a pty relay) and the audit of read-write
- * shares afterwards.
+ * its network mode, the request (environment, network, mounts, protections,
+ * directory, command), then the launch (exec, or wait, or a pty relay), the
+ * end of the network log and the audit of read-write shares afterwards.
  */
 #include "agent-gitconfig.h"
 #include "agent.h"
+#include "au-config.h"
 #include "au.h"
 #include "config.h"
 #include "entrypoint.h"
 #include "limit.h"
 #include "path-check.h"
+#include "net.h"
+#include "netlog.h"
+#include "netproto.h"
 #include "paths.h"
 #include "protect.h"
 #include "report.h"
@@ -25,17 +29,19 @@
 #include <limits.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
 static const char run_usage[] =
-	"Usage: au run [-a NAME] [-e KEY[=VALUE]]... [-d DIR] [--no-login] [--keep-running]\n"
-	"              [--limit KEY=VALUE]... [--stats] [-v] [--] COMMAND [ARG]...\n"
+	"Usage: au run [-a NAME] [-e KEY[=VALUE]]... [-d DIR] [--net MODE] [--no-login]\n"
+	"              [--keep-running] [--limit KEY=VALUE]... [--stats] [-v] [--] COMMAND [ARG]...\n"
 	"\n"
-	"Run COMMAND as the agent, in a cgroup and mount, PID and IPC namespaces of its\n"
-	"own, with the limits of 'au limit', a scrubbed environment and, when you are on a\n"
-	"terminal, a pseudo-terminal of its own.\n"
+	"Run COMMAND as the agent, in a cgroup and mount, PID, IPC and network namespaces\n"
+	"of its own, with the limits of 'au limit', a scrubbed environment and, when you\n"
+	"are on a terminal, a pseudo-terminal of its own.\n"
 	"\n"
 	"  -a, --agent NAME       the agent (default: agent)\n"
 	"  -e, --env KEY[=VALUE]  set KEY for the command; a bare KEY passes your value\n"
@@ -43,9 +49,12 @@ static const char run_usage[] =
 	"                         yours inside a share, which is mapped to its place for\n"
 	"                         the agent (default: where you are, when it is inside a\n"
 	"                         share, else the agent's home)\n"
+	"      --net MODE         the network for this run: none, allow, all or host\n"
+	"                         (default: the agent's, see 'au net')\n"
 	"      --no-login         run COMMAND directly, not through the agent's login shell\n"
 	"      --keep-running     leave the agent's background processes running after\n"
-	"                         COMMAND exits (they are killed otherwise)\n"
+	"                         COMMAND exits (they are killed otherwise; once au run\n"
+	"                         returns, the proxy refuses their new connections)\n"
 	"      --limit KEY=VALUE  a limit for this run, over 'au limit': memory=16G,\n"
 	"                         cpu=150%, tasks=512, or KEY=max for none\n"
 	"      --stats            at the end, print what the run used on stderr: wall\n"
@@ -54,7 +63,8 @@ static const char run_usage[] =
 	"  -h, --help             show this help\n"
 	"\n"
 	"Only LANG and TERM pass from your environment, plus what 'au env' stored and\n"
-	"each --env. Options stop at COMMAND: 'au run ls -la' passes -la to ls.\n"
+	"each --env; in network modes allow and all, au sets the proxy variables.\n"
+	"Options stop at COMMAND: 'au run ls -la' passes -la to ls.\n"
 	"The exit status is COMMAND's, or 128+N when signal N ended it.\n";
 
 struct env_entry {
@@ -65,6 +75,7 @@ struct env_entry {
 struct run_opts {
 	const char *agent;
 	const char *directory;
+	const char *net; /* --net MODE */
 	bool no_login;
 	bool keep_running;
 	bool stats;
@@ -135,6 +146,11 @@ struct run {
 	int report_fds[2]; /* the report channel: au's end, the entrypoint's end */
 	struct report_reader reader;
 	bool scope; /* systemd is init: the entrypoint starts in a scope of the user manager */
+	enum au_net_mode net_mode;
+	char run_id[NETPROTO_RUN_MAX + 1];
+	int net_fds[2];  /* the proxy's channel: au's end, the entrypoint's end (SU_NET_FD) */
+	int net_log_fd;  /* the agent's connection log, for appending */
+	struct netlog_reader net_reader;
 };
 
 static void run_release(struct run *r)
@@ -150,8 +166,13 @@ static void run_release(struct run *r)
 	for (int i = 0; i < 2; i++) {
 		if (r->report_fds[i] >= 0)
 			close(r->report_fds[i]);
+		if (r->net_fds[i] >= 0)
+			close(r->net_fds[i]);
 	}
 	report_reader_release(&r->reader);
+	if (r->net_log_fd >= 0)
+		close(r->net_log_fd);
+	netlog_reader_release(&r->net_reader);
 }
 
 /*
@@ -310,6 +331,7 @@ static void parse_run_options(int argc, char **argv, struct run_opts *o)
 		{ "agent", required_argument, NULL, 'a' },
 		{ "env", required_argument, NULL, 'e' },
 		{ "directory", required_argument, NULL, 'd' },
+		{ "net", required_argument, NULL, 'n' },
 		{ "no-login", no_argument, NULL, 'L' },
 		{ "keep-running", no_argument, NULL, 'k' },
 		{ "limit", required_argument, NULL, 'l' },
@@ -334,6 +356,16 @@ static void parse_run_options(int argc, char **argv, struct run_opts *o)
 				die_usage("run: --directory needs an absolute path");
 			o->directory = optarg;
 			break;
+		case 'n': {
+			enum au_net_mode mode;
+
+			if (au_net_mode_parse(optarg, &mode) < 0) {
+				autofree char *shown = escape_display(optarg);
+				die_usage("run: bad network mode '%s': use " AU_NET_MODE_NAMES, shown);
+			}
+			o->net = optarg;
+			break;
+		}
 		case 'L':
 			o->no_login = true;
 			break;
@@ -438,17 +470,28 @@ static bool env_has(const struct run_opts *o, const char *key)
 	return false;
 }
 
+/* The run's network mode: --net, or the agent's (all when it has none). */
+static void choose_network(struct run *r)
+{
+	if (!r->opts.net || au_net_mode_parse(r->opts.net, &r->net_mode) < 0)
+		r->net_mode = agent_net_mode(r->agent);
+}
+
 /*
  * The entrypoint's environment: LANG and TERM, then each variable stored with
  * "au env" and each --env (which wins), named in the request with -e. A bare
  * KEY takes the human's value now; unset stays unset, like docker -e KEY. An
  * explicit LANG or TERM replaces the human's: the entrypoint takes the first
- * one it finds, so the human's must not be there too.
+ * one it finds, so the human's must not be there too. Where au-netproxy
+ * serves the agent, the proxy variables are au's (add_proxy_environment()),
+ * and one stored or given is left out, with a word: it would lead nowhere
+ * from the agent's namespace.
  */
 static void build_environment(struct run *r)
 {
 	static const char *const caller_vars[] = SU_CALLER_VARS;
 	struct run_opts stored = { 0 };
+	autostrbuf struct strbuf replaced = STRBUF_INIT;
 
 	for (size_t i = 0; i < r->agent->nr_env; i++)
 		env_add(&stored, r->agent->env[i], true);
@@ -468,10 +511,107 @@ static void build_environment(struct run *r)
 
 		if (!v)
 			continue;
+		if (au_net_mode_has_proxy(r->net_mode) && au_net_is_proxy_var(stored.env[i].key)) {
+			strbuf_addf(&replaced, "%s%s", replaced.len ? ", " : "", stored.env[i].key);
+			continue;
+		}
 		strvec_pushf(&r->env, "%s=%s", stored.env[i].key, v);
 		ep_request_add_env(&r->req, stored.env[i].key);
 	}
 	run_opts_release(&stored);
+	if (replaced.len)
+		warn("%s: in network mode %s the agent's proxy is au's", replaced.buf, au_net_mode_name(r->net_mode));
+}
+
+/* HTTP_PROXY and the others, pointing at the proxy's listeners in the agent's namespace. */
+static void add_proxy_environment(struct run *r)
+{
+	for (const char *const *e = au_net_proxy_env; *e; e++) {
+		autofree char *key = xstrndup(*e, strcspn(*e, "="));
+
+		strvec_push(&r->env, *e);
+		ep_request_add_env(&r->req, key);
+	}
+}
+
+/* A short random id that names this run in the log. */
+static void make_run_id(struct run *r)
+{
+	unsigned char bytes[8];
+
+	if (getrandom(bytes, sizeof(bytes), 0) != sizeof(bytes))
+		die_errno("cannot make a run id");
+	for (size_t i = 0; i < sizeof(bytes); i++)
+		snprintf(r->run_id + 2 * i, 3, "%02x", bytes[i]);
+}
+
+/* au-netproxy, where au was installed: the entrypoint checks it again, as root. */
+static void check_proxy_installed(const struct run *r)
+{
+	autostrbuf struct strbuf why = STRBUF_INIT;
+	autofree char *dir = xstrndup(AU_NETPROXY_PATH, strrchr(AU_NETPROXY_PATH, '/') - AU_NETPROXY_PATH);
+	struct stat st;
+
+	if (stat(AU_NETPROXY_PATH, &st) < 0 || !S_ISREG(st.st_mode))
+		strbuf_addf(&why, "'%s' is missing", AU_NETPROXY_PATH);
+	else if (st.st_uid != 0 || (st.st_mode & (S_IWGRP | S_IWOTH)) || !safe_dir_chain(dir, &why))
+		strbuf_addf(&why, "%s'%s' is not root's alone", why.len ? "; " : "", AU_NETPROXY_PATH);
+	if (!why.len)
+		return;
+	error("cannot give agent '%s' its network proxy: %s", r->agent->user_name, why.buf);
+	hint("reinstall au (make && sudo make install), or run with '--net none' or '--net host'");
+	exit(EXIT_FAIL);
+}
+
+/*
+ * The agent's network for this run. host is the exception, and said so once.
+ * none: a namespace with loopback only. allow and all: the entrypoint starts
+ * au-netproxy for the agent; its policy goes into the channel now, and its
+ * log is opened now, so that a run whose connections could not be recorded
+ * never starts.
+ */
+static void prepare_network(struct run *r)
+{
+	const struct agent *a = r->agent;
+	autostrbuf struct strbuf policy = STRBUF_INIT;
+	autostrbuf struct strbuf why = STRBUF_INIT;
+	autofree char *shown = escape_display(a->user_name);
+
+	if (r->net_mode == AU_NET_HOST) {
+		r->req.net = SU_NET_MODE_HOST;
+		fprintf(stderr, "au: agent '%s' runs on the host's network (network mode host): "
+			"no namespace, no proxy, no log\n", shown);
+		return;
+	}
+	if (!au_net_mode_has_proxy(r->net_mode)) {
+		r->req.net = SU_NET_MODE_NONE;
+		return;
+	}
+	r->req.net = SU_NET_MODE_PROXY;
+	check_proxy_installed(r);
+	make_run_id(r);
+	if (au_net_policy(r->net_mode, a->user_name, r->run_id, a->net_allow, a->nr_net_allow, &policy, &why) < 0) {
+		error("cannot give agent '%s' its network proxy: %s", shown, why.buf);
+		hint("'au net list -a %s' shows the allow list; '--net none' runs without a proxy", shown);
+		exit(EXIT_FAIL);
+	}
+	for (size_t i = 0; i < a->nr_net_allow; i++)
+		ep_request_add_capture_port(&r->req, au_net_capture_port(a->net_allow[i]));
+	r->net_log_fd = netlog_open_append(a->user_name, &why);
+	if (r->net_log_fd < 0) {
+		autofree char *log = netlog_path(a->user_name);
+		autofree char *shown_log = escape_display(log);
+
+		error("cannot keep the network log '%s': %s", shown_log, why.buf);
+		hint("au records every connection of the agent, and runs it only then; '--net none' runs without network");
+		exit(EXIT_FAIL);
+	}
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, r->net_fds) < 0)
+		die_errno("cannot create the proxy's channel");
+	/* One message, sent before the proxy exists: the socket holds it (NETPROTO_POLICY_MAX fits). */
+	if (send(r->net_fds[0], policy.buf, policy.len, MSG_NOSIGNAL) != (ssize_t)policy.len)
+		die_errno("cannot send the proxy its policy");
+	add_proxy_environment(r);
 }
 
 /*
@@ -566,13 +706,13 @@ static void add_command(struct run *r, int argc, char **argv)
 }
 
 /*
- * au stays the entrypoint's parent when it relays a terminal, audits
- * read-write shares afterwards or prints the usage; then the entrypoint
- * reports to it.
+ * au stays the entrypoint's parent when it relays a terminal, keeps the
+ * network log, audits read-write shares afterwards or prints the usage; then
+ * the entrypoint reports to it.
  */
 static bool au_stays_parent(const struct run *r)
 {
-	return term_needs_pty() || r->protect.nr_shares || r->opts.stats;
+	return term_needs_pty() || r->protect.nr_shares || r->opts.stats || r->req.net == SU_NET_MODE_PROXY;
 }
 
 /*
@@ -622,23 +762,31 @@ static void build_request(struct run *r, const struct config *cfg, int argc, cha
 
 /*
  * In the child that becomes the entrypoint: its end of the report channel
- * goes to SU_REPORT_FD (moving the entrypoint's own fd out of the way), and
- * stays open across the exec.
+ * goes to SU_REPORT_FD and its end of the proxy's channel to SU_NET_FD
+ * (moving whatever else is there out of the way first), and they stay open
+ * across the exec. Every other fd of au's is close-on-exec.
  */
-static void place_report_fd(struct run *r)
+static void place_channel_fds(struct run *r)
 {
-	if (r->report_fds[1] < 0)
-		return;
-	if (r->ep_fd == SU_REPORT_FD)
-		r->ep_fd = fcntl(r->ep_fd, F_DUPFD_CLOEXEC, SU_REPORT_FD + 1);
-	if (r->report_fds[0] == SU_REPORT_FD)
-		r->report_fds[0] = -1; /* close-on-exec anyway; about to be overwritten */
-	if (r->ep_fd < 0 ||
-	    (r->report_fds[1] == SU_REPORT_FD ? fcntl(SU_REPORT_FD, F_SETFD, 0)
-					     : dup2(r->report_fds[1], SU_REPORT_FD)) < 0) {
-		fprintf(stderr, "au: cannot pass the report channel: %s\n", strerror(errno));
-		_exit(SU_EXIT_SELF);
+	int *fds[] = { &r->ep_fd, &r->report_fds[1], &r->net_fds[1] };
+	const int place[] = { -1, SU_REPORT_FD, SU_NET_FD };
+
+	_Static_assert(SU_REPORT_FD < SU_NET_FD, "the fds moved out of the way below");
+	for (size_t i = 0; i < ARRAY_SIZE(fds); i++) {
+		if (*fds[i] >= 0 && *fds[i] <= SU_NET_FD) {
+			*fds[i] = fcntl(*fds[i], F_DUPFD_CLOEXEC, SU_NET_FD + 1);
+			if (*fds[i] < 0)
+				goto fail;
+		}
 	}
+	for (size_t i = 1; i < ARRAY_SIZE(fds); i++) {
+		if (*fds[i] >= 0 && dup2(*fds[i], place[i]) < 0)
+			goto fail;
+	}
+	return;
+fail:
+	fprintf(stderr, "au: cannot pass the channels to the entrypoint: %s\n", strerror(errno));
+	_exit(SU_EXIT_SELF);
 }
 
 /*
@@ -661,7 +809,7 @@ AU_NORETURN static void exec_in_scope(struct run *r)
 /* In whatever process is to become the entrypoint. */
 AU_NORETURN static void exec_entrypoint(struct run *r)
 {
-	place_report_fd(r);
+	place_channel_fds(r);
 	if (r->scope)
 		exec_in_scope(r);
 	syscall(SYS_execveat, r->ep_fd, "", r->argv.v, r->env.v, AT_EMPTY_PATH);
@@ -724,9 +872,15 @@ static void survive_signals(void)
 	signal(SIGPIPE, SIG_IGN);
 }
 
-/* In au, once the entrypoint's process exists: only it holds the channel's other end now. */
+/* In au, once the entrypoint's process exists: only it holds the channels' other ends now. */
 static void start_reading_reports(struct run *r)
 {
+	if (r->net_fds[1] >= 0) {
+		close(r->net_fds[1]);
+		r->net_fds[1] = -1;
+		netlog_reader_start(&r->net_reader, r->net_fds[0], r->net_log_fd, r->agent->user_name, r->run_id);
+		r->net_fds[0] = r->net_log_fd = -1; /* the reader's now */
+	}
 	if (r->report_fds[1] < 0)
 		return;
 	close(r->report_fds[1]);
@@ -810,6 +964,48 @@ static int launch(struct run *r)
 	return status;
 }
 
+/*
+ * The proxy leaves when the agent's namespace does, and says so last: wait
+ * a moment for that, so that the log is whole. With --keep-running the
+ * agent's processes may go on; au stops reading at once, and the proxy
+ * refuses their new connections from then on (nobody would record them).
+ */
+static void finish_network(struct run *r)
+{
+	struct netlog_reader *n = &r->net_reader;
+	autofree char *shown = escape_display(r->agent->user_name);
+
+	if (!n->running)
+		return;
+	netlog_reader_finish(n, r->opts.keep_running ? 0 : 2000);
+	/*
+	 * A proxy that has not said "started" was not needed (it is executed
+	 * on the agent's first use of its network), or was still starting as
+	 * the agent left: only its own refusal is news. (An exec that failed
+	 * on that first use leaves no word: the listeners close, the agent's
+	 * connections are refused, and au cannot tell it from a run that never
+	 * used the network.)
+	 */
+	if (!n->started && n->failure) {
+		autofree char *reason = escape_display(n->failure);
+
+		error("the network proxy of agent '%s' did not start (%s): the agent had no network", shown, reason);
+	} else if (n->started && n->eof && !n->stopped) {
+		warn("the network proxy of agent '%s' stopped during the run: the agent had no network from then on",
+		     shown);
+	}
+	if (n->malformed)
+		warn("the network proxy sent %zu malformed record%s: not in the log", n->malformed,
+		     n->malformed == 1 ? "" : "s");
+	if (n->write_error) {
+		autofree char *log = netlog_path(r->agent->user_name);
+		autofree char *shown_log = escape_display(log);
+
+		error("cannot write the network log '%s': %s: the proxy refused new connections from then on",
+		      shown_log, strerror(n->write_error));
+	}
+}
+
 /* --stats and -v: what the entrypoint measured, on stderr. */
 static void print_usage(const struct run *r)
 {
@@ -845,6 +1041,7 @@ int cmd_run(int argc, char **argv, struct au_ctx *ctx)
 		.opts = { .limits = STRVEC_INIT },
 		.ep_fd = -1, .req = EP_REQUEST_INIT, .argv = STRVEC_INIT, .env = STRVEC_INIT,
 		.report_fds = { -1, -1 }, .reader = { .fd = -1 },
+		.net_fds = { -1, -1 }, .net_log_fd = -1, .net_reader = NETLOG_READER_INIT,
 	};
 	int status;
 
@@ -855,7 +1052,9 @@ int cmd_run(int argc, char **argv, struct au_ctx *ctx)
 	check_agent_ready(&r);
 	r.ep_fd = open_entrypoint(&r, ctx, argc, argv);
 	warn_agent_writable_path(r.agent->user_name, r.user.uid, r.user.gid);
+	choose_network(&r);
 	build_environment(&r);
+	prepare_network(&r);
 	build_request(&r, &ctx->cfg, argc, argv);
 	r.scope = systemd_booted();
 	if (r.scope)
@@ -863,6 +1062,7 @@ int cmd_run(int argc, char **argv, struct au_ctx *ctx)
 	/* The agent starts after the lock is gone, as in the reference tool. */
 	au_unlock(ctx);
 	status = launch(&r);
+	finish_network(&r);
 	print_usage(&r);
 	audit_shares(&r);
 	return wait_status_to_exit(status);

@@ -6,6 +6,7 @@
 #include "config.h"
 #include "au-config.h"
 #include "limit.h"
+#include "net.h"
 #include "toml.h"
 #include "util.h"
 
@@ -325,11 +326,43 @@ static int load_limits(struct schema *s, const struct toml_value *v, struct agen
 	return 0;
 }
 
+/* A mode au knows; the reference tool ignores the key. */
+static int load_net_mode(struct schema *s, const struct toml_value *v, struct agent *a)
+{
+	enum au_net_mode mode;
+
+	if (get_string(s, v, "net_mode", &a->net_mode) < 0)
+		return -1;
+	if (au_net_mode_parse(a->net_mode, &mode) < 0)
+		return schema_fail(s, v->pos, "'net_mode' must be one of " AU_NET_MODE_NAMES);
+	return 0;
+}
+
+/* Patterns the proxy's own parser takes. */
+static int load_net_allow(struct schema *s, const struct toml_value *v, struct agent *a)
+{
+	if (get_string_array(s, v, "net_allow", &a->net_allow, &a->nr_net_allow) < 0)
+		return -1;
+	for (size_t n = 0; n < a->nr_net_allow; n++) {
+		char canonical[NET_PATTERN_TEXT_MAX];
+		const char *why;
+
+		if (au_net_pattern_canonical(a->net_allow[n], canonical, &why) < 0) {
+			autofree char *shown = escape_display(a->net_allow[n]);
+
+			return schema_fail(s, v->u.array->items[n].pos, "bad pattern '%s' in 'net_allow': %s",
+					   shown, why);
+		}
+	}
+	return 0;
+}
+
 static int load_agent(struct schema *s, const struct toml_table *t, struct agent *a)
 {
 	static const char *const known[] = {
 		"user_name", "su_as_agent_group", "entrypoint", "entrypoint_sha256",
-		"bootstrapped", "env", "limits", "mounts", "uid", "gid", "entrypoint_source_sha256", NULL,
+		"bootstrapped", "env", "limits", "net_mode", "net_allow", "mounts", "uid", "gid",
+		"entrypoint_source_sha256", NULL,
 	};
 	const struct toml_value *v;
 
@@ -363,6 +396,12 @@ static int load_agent(struct schema *s, const struct toml_table *t, struct agent
 		return -1;
 	v = toml_table_get(t, "limits");
 	if (v && load_limits(s, v, a) < 0)
+		return -1;
+	v = toml_table_get(t, "net_mode");
+	if (v && load_net_mode(s, v, a) < 0)
+		return -1;
+	v = toml_table_get(t, "net_allow");
+	if (v && load_net_allow(s, v, a) < 0)
 		return -1;
 	v = toml_table_get(t, "mounts");
 	if (v) {
@@ -609,6 +648,10 @@ char *config_format(const struct config *cfg)
 			write_kv_strings(&sb, "env", a->env, a->nr_env);
 		if (a->nr_limits)
 			write_kv_strings(&sb, "limits", a->limits, a->nr_limits);
+		if (a->net_mode)
+			write_kv_string(&sb, "net_mode", a->net_mode);
+		if (a->nr_net_allow)
+			write_kv_strings(&sb, "net_allow", a->net_allow, a->nr_net_allow);
 		if (a->unknown)
 			toml_write_entries(&sb, a->unknown);
 		for (size_t k = 0; k < a->nr_mounts; k++) {
@@ -819,6 +862,8 @@ static void agent_release(struct agent *a)
 	free(a->mounts);
 	free_strings(a->env, a->nr_env);
 	free_strings(a->limits, a->nr_limits);
+	free(a->net_mode);
+	free_strings(a->net_allow, a->nr_net_allow);
 	toml_table_free(a->unknown);
 	memset(a, 0, sizeof(*a));
 }
@@ -919,6 +964,37 @@ void agent_limit_set(struct agent *a, const char *entry)
 bool agent_limit_unset(struct agent *a, const char *key)
 {
 	return entry_unset(a->limits, &a->nr_limits, key);
+}
+
+void agent_net_set_mode(struct agent *a, const char *mode)
+{
+	free(a->net_mode);
+	a->net_mode = xstrdup(mode);
+}
+
+bool agent_net_allow(struct agent *a, const char *pattern)
+{
+	for (size_t n = 0; n < a->nr_net_allow; n++)
+		if (!strcmp(a->net_allow[n], pattern))
+			return false;
+	/* Kept NULL-terminated, like the array config_parse builds. */
+	a->net_allow = xrealloc(a->net_allow, (a->nr_net_allow + 2) * sizeof(*a->net_allow));
+	a->net_allow[a->nr_net_allow++] = xstrdup(pattern);
+	a->net_allow[a->nr_net_allow] = NULL;
+	return true;
+}
+
+bool agent_net_disallow(struct agent *a, const char *pattern)
+{
+	for (size_t n = 0; n < a->nr_net_allow; n++) {
+		if (strcmp(a->net_allow[n], pattern))
+			continue;
+		free(a->net_allow[n]);
+		memmove(&a->net_allow[n], &a->net_allow[n + 1], (a->nr_net_allow - n) * sizeof(*a->net_allow));
+		a->nr_net_allow--;
+		return true;
+	}
+	return false;
 }
 
 const char *const *config_protected_paths(const struct config *cfg)

@@ -3,8 +3,9 @@
  *
  * The schema is the reference tool's (agent-as-unix-user 2.x), so that a file
  * written by either tool loads in the other. Keys we add ("env",
- * "protected_paths", "limits", "uid", "gid", "entrypoint_source_sha256", a
- * mount's "source_device" and "source_inode") are optional and ignored by the
+ * "protected_paths", "limits", "net_mode", "net_allow", "uid", "gid",
+ * "entrypoint_source_sha256", a mount's "source_device" and "source_inode")
+ * are optional and ignored by the
  * reference tool. Keys we do not know are kept and written back.
  */
 #pragma once
@@ -50,6 +51,11 @@ struct agent {
 	/* Our extension "limits": "KEY=VALUE" (limit.h), each valid, one per key. */
 	char **limits;
 	size_t nr_limits;
+	/* Our extension "net_mode": none, allow, all or host (net.h); NULL when not set: all. */
+	char *net_mode;
+	/* Our extension "net_allow": patterns (netproxy/pattern.h), NULL-terminated. */
+	char **net_allow;
+	size_t nr_net_allow;
 	struct toml_table *unknown;
 };
 
@@ -123,6 +129,12 @@ bool agent_env_unset(struct agent *a, const char *key);
 void agent_limit_set(struct agent *a, const char *entry);
 /* Returns false when the limit named key was not set. */
 bool agent_limit_unset(struct agent *a, const char *key);
+/* Sets "net_mode" (a name net.h knows). */
+void agent_net_set_mode(struct agent *a, const char *mode);
+/* Adds a pattern (canonical) to "net_allow"; false when it was there already. */
+bool agent_net_allow(struct agent *a, const char *pattern);
+/* Removes a pattern (canonical) from "net_allow"; false when it was not there. */
+bool agent_net_disallow(struct agent *a, const char *pattern);
 
 /* The configured protected paths, or the defaults: NULL-terminated. */
 const char *const *config_protected_paths(const struct config *cfg);

@@ -44,6 +44,8 @@ void entrypoint_build_check_prerequisites(void)
 		error("cannot install the entrypoint below '%s': %s", AU_LIBEXECDIR, why.buf);
 		exit(EXIT_FAIL);
 	}
+	if (!entrypoint_build_can_bake(AU_NETPROXY_PATH) || !entrypoint_build_can_bake(AU_RESOLV_CONF_PATH))
+		die("au's install prefix '%s' has characters au cannot compile in", AU_PREFIX);
 }
 
 void entrypoint_build_load_source(struct strbuf *src)
@@ -188,6 +190,8 @@ static int compile_argv(const struct entrypoint_build *b, const char *src, const
 	strvec_pushf(argv, "-DAGENT_HOME=\"%s\"", home_real);
 	strvec_pushf(argv, "-DAGENT_SHELL=\"%s\"", b->shell);
 	strvec_pushf(argv, "-DCALLER_HOME=\"%s\"", b->caller_home);
+	strvec_pushf(argv, "-DNETPROXY_PATH=\"%s\"", AU_NETPROXY_PATH);
+	strvec_pushf(argv, "-DRESOLV_CONF_PATH=\"%s\"", AU_RESOLV_CONF_PATH);
 	strvec_push(argv, "-o");
 	strvec_push(argv, bin);
 	return 0;

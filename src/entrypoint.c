@@ -17,6 +17,7 @@ void ep_request_release(struct ep_request *req)
 		free(req->protected[i].path);
 	free(req->protected);
 	free(req->directory);
+	free(req->capture_ports);
 	strvec_clear(&req->command);
 	memset(req, 0, sizeof(*req));
 }
@@ -46,6 +47,24 @@ void ep_request_add_protected(struct ep_request *req, const char *path, enum ep_
 	req->nr_protected++;
 }
 
+void ep_request_add_capture_port(struct ep_request *req, unsigned short port)
+{
+	static const unsigned short fixed[] = SU_NET_CAPTURE_PORTS;
+
+	if (port == 0 || port == SU_NET_PORT_DNS || port == SU_NET_PORT_HTTP || port == SU_NET_PORT_SOCKS)
+		return;
+	for (size_t i = 0; i < ARRAY_SIZE(fixed); i++) {
+		if (fixed[i] == port)
+			return;
+	}
+	for (size_t i = 0; i < req->nr_capture; i++) {
+		if (req->capture_ports[i] == port)
+			return;
+	}
+	ALLOC_GROW(req->capture_ports, req->nr_capture, req->alloc_capture);
+	req->capture_ports[req->nr_capture++] = port;
+}
+
 int ep_request_check(const struct ep_request *req, struct strbuf *why)
 {
 	if (req->nr_mounts > SU_MAX_MOUNTS) {
@@ -55,6 +74,11 @@ int ep_request_check(const struct ep_request *req, struct strbuf *why)
 	if (req->env_names.nr > SU_MAX_ENV) {
 		strbuf_addf(why, "too many environment variables (%zu; the limit is %d)", req->env_names.nr,
 			    SU_MAX_ENV);
+		return -1;
+	}
+	if (req->nr_capture > SU_NET_MAX_CAPTURE) {
+		strbuf_addf(why, "the allowed patterns name too many ports (%zu besides 22, 80 and 443; "
+			    "the limit is %d)", req->nr_capture, SU_NET_MAX_CAPTURE);
 		return -1;
 	}
 	return 0;
@@ -143,6 +167,13 @@ void ep_request_to_argv(const struct ep_request *req, struct strvec *argv)
 	push_limit(argv, SU_OPT_MEMORY, req->memory_max);
 	push_limit(argv, SU_OPT_CPU, req->cpu_percent);
 	push_limit(argv, SU_OPT_TASKS, req->tasks_max);
+	strvec_push(argv, SU_OPT_NET);
+	strvec_push(argv, req->net == SU_NET_MODE_HOST ? SU_NET_HOST :
+			  req->net == SU_NET_MODE_PROXY ? SU_NET_PROXY : SU_NET_NONE);
+	for (size_t i = 0; i < req->nr_capture; i++) {
+		strvec_push(argv, SU_OPT_CAPTURE);
+		strvec_pushf(argv, "%u", (unsigned)req->capture_ports[i]);
+	}
 	strvec_push(argv, SU_OPT_END);
 	for (size_t i = 0; i < req->command.nr; i++)
 		strvec_push(argv, req->command.v[i]);

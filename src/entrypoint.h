@@ -54,6 +54,13 @@ struct ep_request {
 	unsigned long long memory_max;  /* bytes, SU_MEMORY_MIN..SU_MEMORY_MAX; 0: no limit */
 	unsigned long long cpu_percent; /* of one CPU, 1..SU_CPU_PERCENT_MAX; 0: no limit */
 	unsigned long long tasks_max;   /* SU_TASKS_MIN..SU_TASKS_MAX; 0: no limit */
+	/*
+	 * SU_NET_MODE_PROXY: the caller passes the proxy's channel as
+	 * SU_NET_FD, and capture_ports are listened on besides the fixed ones.
+	 */
+	enum su_net_mode net;
+	unsigned short *capture_ports;
+	size_t nr_capture, alloc_capture;
 	struct strvec command; /* at least one word */
 };
 
@@ -67,10 +74,16 @@ void ep_request_add_env(struct ep_request *req, const char *name);
 void ep_request_add_mount(struct ep_request *req, const char *source, unsigned long long dev,
 			  unsigned long long ino, const char *target, bool read_only);
 void ep_request_add_protected(struct ep_request *req, const char *path, enum ep_protect_kind kind);
+/*
+ * A capture listener on port, once. A port given again, a fixed capture port
+ * and a port whose role is taken (DNS, HTTP, SOCKS) are left out.
+ */
+void ep_request_add_capture_port(struct ep_request *req, unsigned short port);
 
 /*
- * What the entrypoint would refuse for its size (too many mounts or
- * variables), said in the human's words. Returns 0, or -1 with why.
+ * What the entrypoint would refuse for its size (too many mounts,
+ * variables or capture ports), said in the human's words. Returns 0, or -1
+ * with why.
  */
 int ep_request_check(const struct ep_request *req, struct strbuf *why);
 

@@ -107,8 +107,8 @@ world_teardown() {
 		grep -qxF -- "${home#/home/}" "$WORLD_STATE/homes" && continue
 		rm -rf --one-file-system -- "$home"
 	done
-	# The agents' folders only: the programs au installs there itself stay.
-	rm -rf --one-file-system -- "$AU_PREFIX/libexec/agent-as-unix-user"/*/
+	# Every agent's entrypoint folder; au's own programs there (the network proxy) stay.
+	find "$AU_PREFIX/libexec/agent-as-unix-user" -mindepth 1 -maxdepth 1 -type d -exec rm -rf --one-file-system -- {} +
 
 	rm -rf --one-file-system -- "$(human_home)"
 	tar -C /home -xpf "$WORLD_STATE/human-home.tar"

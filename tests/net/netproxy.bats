@@ -643,6 +643,9 @@ print(answer.decode())
 	assert_equal "$(cat "$RUN/exit")" 0
 	run kill -0 "$pid"
 	assert_failure
+	# Its last word says why it left, so that au knows the log is whole.
+	run log_records 'select(.kind == "proxy") | .reason'
+	assert_line --index 1 '"stopped: the agent is gone"'
 	# The tunnel's client saw its end, long before its own timeout (which exits 124).
 	run wait "$client"
 	assert_success

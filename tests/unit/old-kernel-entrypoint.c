@@ -13,6 +13,8 @@
 #define AGENT_HOME "/home/agent"
 #define AGENT_SHELL "/bin/bash"
 #define CALLER_HOME "/home/alice"
+#define NETPROXY_PATH "/usr/libexec/agent-as-unix-user/au-netproxy"
+#define RESOLV_CONF_PATH "/usr/share/agent-as-unix-user/resolv.conf"
 
 int su_entrypoint_main(int argc, char **argv, char **envp);
 #define main su_entrypoint_main

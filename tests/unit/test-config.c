@@ -557,6 +557,94 @@ static void test_protected_paths(void **state)
 	config_release(&cfg);
 }
 
+/* The network keys: ours, kept where the reference tool ignores them, and checked on load. */
+static void test_net_keys(void **state)
+{
+	static const char text[] =
+		"[[agents]]\n"
+		"user_name = \"agent\"\n"
+		"su_as_agent_group = \"su-as-agent\"\n"
+		"entrypoint = \"/e/su_as_agent\"\n"
+		"entrypoint_sha256 = \"<unknown>\"\n"
+		"bootstrapped = true\n"
+		"net_mode = \"allow\"\n"
+		"net_allow = [\"registry.npmjs.org\", \"*.example.com:443\", \"localhost:5432\", \"[2001:db8::7]:22\"]\n";
+	static const struct bad bad[] = {
+		{ "BOOT\nbootstrapped = true\nnet_mode = \"full\"\n",
+		  "7:12: 'net_mode' must be one of none, allow, all or host" },
+		{ "BOOT\nbootstrapped = true\nnet_mode = \"\"\n",
+		  "7:12: 'net_mode' must be one of none, allow, all or host" },
+		{ "BOOT\nbootstrapped = true\nnet_mode = true\n", "7:12: 'net_mode' must be a string, not a boolean" },
+		{ "BOOT\nbootstrapped = true\nnet_allow = \"example.com\"\n",
+		  "7:13: 'net_allow' must be an array of strings, not a string" },
+		{ "BOOT\nbootstrapped = true\nnet_allow = [\"example.com\", \"*\"]\n",
+		  "7:29: bad pattern '*' in 'net_allow': '*' alone would allow everything; use 'au net mode all' for that" },
+		{ "BOOT\nbootstrapped = true\nnet_allow = [\"example.com:0\"]\n",
+		  "7:14: bad pattern 'example.com:0' in 'net_allow': the port must be a number from 1 to 65535" },
+		{ "BOOT\nbootstrapped = true\nnet_allow = [\"localhost\"]\n",
+		  "7:14: bad pattern 'localhost' in 'net_allow': localhost needs a port: localhost:PORT" },
+		{ "BOOT\nbootstrapped = true\nnet_allow = [\"a\\u001b[31m.com\"]\n",
+		  "7:14: bad pattern 'a\\x1b[31m.com' in 'net_allow': invalid character in host name" },
+	};
+	struct config cfg;
+	struct agent *a;
+	autofree char *out = NULL;
+
+	/* Without the keys: mode all, nothing listed, and nothing written. */
+	parse_ok(&cfg, "[[agents]]\nuser_name = \"agent\"\nsu_as_agent_group = \"su-as-agent\"\n"
+		       "entrypoint = \"/e/su_as_agent\"\nentrypoint_sha256 = \"<unknown>\"\nbootstrapped = true\n");
+	a = &cfg.agents[0];
+	assert_null(a->net_mode);
+	assert_int_equal(a->nr_net_allow, 0);
+	out = config_format(&cfg);
+	assert_null(strstr(out, "net_"));
+	free(out);
+	config_release(&cfg);
+
+	parse_ok(&cfg, text);
+	a = &cfg.agents[0];
+	assert_string_equal(a->net_mode, "allow");
+	assert_int_equal(a->nr_net_allow, 4);
+	assert_string_equal(a->net_allow[3], "[2001:db8::7]:22");
+	assert_null(a->net_allow[4]);
+	out = config_format(&cfg);
+	assert_string_equal(out, text);
+	free(out);
+
+	/* Allow adds once; disallow takes out, and the array stays NULL-terminated. */
+	assert_false(agent_net_allow(a, "registry.npmjs.org"));
+	assert_true(agent_net_allow(a, "deb.debian.org"));
+	assert_int_equal(a->nr_net_allow, 5);
+	assert_true(agent_net_disallow(a, "registry.npmjs.org"));
+	assert_false(agent_net_disallow(a, "registry.npmjs.org"));
+	assert_int_equal(a->nr_net_allow, 4);
+	assert_string_equal(a->net_allow[0], "*.example.com:443");
+	assert_string_equal(a->net_allow[3], "deb.debian.org");
+	assert_null(a->net_allow[4]);
+	for (size_t i = 0; i < 4; i++)
+		assert_true(agent_net_disallow(a, a->net_allow[0]));
+	agent_net_set_mode(a, "none");
+	out = config_format(&cfg);
+	assert_non_null(strstr(out, "net_mode = \"none\"\n"));
+	assert_null(strstr(out, "net_allow"));
+	free(out);
+	out = NULL;
+	config_release(&cfg);
+
+	for (size_t n = 0; n < ARRAY_SIZE(bad); n++) {
+		autostrbuf struct strbuf t = STRBUF_INIT;
+		autofree char *err = NULL;
+
+		strbuf_add(&t, agent_head, sizeof(agent_head) - 2);
+		strbuf_addstr(&t, bad[n].text + 4);
+		if (config_parse(&cfg, "c.toml", t.buf, t.len, &err) == 0)
+			fail_msg("accepted %zu:\n%s", n, t.buf);
+		if (strncmp(err, "c.toml:", 7) || strcmp(err + 7, bad[n].error))
+			fail_msg("input %zu:\n%s\nexpected: c.toml:%s\n     got: %s", n, t.buf, bad[n].error, err);
+		config_release(&cfg);
+	}
+}
+
 static void test_default_path(void **state)
 {
 	autofree char *path = config_default_path();
@@ -1038,6 +1126,7 @@ int main(void)
 		cmocka_unit_test(test_entrypoint_source_sha256_round_trip),
 		cmocka_unit_test(test_agents_mounts_env),
 		cmocka_unit_test(test_protected_paths),
+		cmocka_unit_test(test_net_keys),
 		cmocka_unit_test(test_default_path),
 		cmocka_unit_test(test_missing_file_creates_nothing),
 		cmocka_unit_test(test_comments_stay_at_their_keys),

@@ -173,6 +173,10 @@ static void test_a_second_parse_starts_clean(void **state)
 	assert_accepted(W("-k", "-d", "/tmp", "-e", "A", "--", "x"));
 	assert_accepted(W("--", "y"));
 	assert_false(req.keep_running);
+	assert_accepted(W("-n", "proxy", "-l", "8080", "--", "x"));
+	assert_accepted(W("--", "y"));
+	assert_int_equal(req.net, SU_NET_MODE_NONE);
+	assert_int_equal(req.nr_capture, 0);
 	assert_null(req.directory);
 	assert_int_equal(req.nr_env, 0);
 }
@@ -255,6 +259,7 @@ static void test_unknown_options(void **state)
 	static const char *const opts[] = {
 		"-x", "-E", "-R", "-K", "--keep", "-", "---", "-rw", "-kk", "-e=PATH", "-eTERM",
 		"-r/home/alice/a", "-dd", SU_PROTOCOL, "/home/agent", "-\x01", "-e ", "-jj", "-J", "-mm", "-Q",
+		"-nn", "-L",
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(opts); i++) {
@@ -502,6 +507,79 @@ static void test_resource_limits_refused(void **state)
 	assert_refused(W("-t", "-k", "--", "bash"), "-t needs");
 }
 
+/* --- the network -------------------------------------------------------- */
+
+static void test_network_modes(void **state)
+{
+	/* Without -n: a namespace of its own, the closed choice. */
+	assert_accepted(W("--", "bash"));
+	assert_int_equal(req.net, SU_NET_MODE_NONE);
+	assert_accepted(W("-n", "host", "--", "bash"));
+	assert_int_equal(req.net, SU_NET_MODE_HOST);
+	assert_accepted(W("-n", "none", "--", "bash"));
+	assert_int_equal(req.net, SU_NET_MODE_NONE);
+	assert_accepted(W("-n", "proxy", "--", "bash"));
+	assert_int_equal(req.net, SU_NET_MODE_PROXY);
+	assert_int_equal(req.nr_capture, 0);
+	/* au's modes are not the entrypoint's: allow and all are both "proxy" here. */
+	assert_refused(W("-n", "all", "--", "bash"), "-n needs host, none or proxy");
+	assert_refused(W("-n", "allow", "--", "bash"), "-n needs host, none or proxy");
+	assert_refused(W("-n", "PROXY", "--", "bash"), "-n needs host, none or proxy");
+	assert_refused(W("-n", "", "--", "bash"), "-n needs host, none or proxy");
+	assert_refused(W("-n", "--", "bash"), "-n needs host, none or proxy");
+	assert_refused(W("-n"), "-n needs host, none or proxy");
+}
+
+static void test_capture_ports(void **state)
+{
+	assert_accepted(W("-n", "proxy", "-l", "8080", "-l", "5432", "-l", "65535", "-l", "1", "--", "bash"));
+	assert_int_equal(req.nr_capture, 4);
+	assert_int_equal(req.capture_ports[0], 8080);
+	assert_int_equal(req.capture_ports[1], 5432);
+	assert_int_equal(req.capture_ports[2], 65535);
+	assert_int_equal(req.capture_ports[3], 1);
+	/* Order does not matter, the mode does. */
+	assert_accepted(W("-l", "8080", "-n", "proxy", "--", "bash"));
+	assert_refused(W("-l", "8080", "--", "bash"), "-l needs -n proxy");
+	assert_refused(W("-n", "none", "-l", "8080", "--", "bash"), "-l needs -n proxy");
+	assert_refused(W("-n", "proxy", "-l", "8080", "-n", "host", "--", "bash"), "-l needs -n proxy");
+	/* Ports whose role is taken, fixed ones, repeats, and what is not a port. */
+	static const char *const bad[] = { "53", "3128", "1080", "22", "80", "443", "0", "65536", "08080",
+					   "+80", "-1", "8080 ", " 8080", "0x50", "", "999999", "80a" };
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++)
+		assert_refused(W("-n", "proxy", "-l", bad[i], "--", "bash"), "-l needs a port that is not taken");
+	assert_refused(W("-n", "proxy", "-l", "8080", "-l", "8080", "--", "bash"), "-l needs a port that is not taken");
+	assert_refused(W("-n", "proxy", "-l"), "-l needs a port that is not taken");
+}
+
+static void test_capture_limit(void **state)
+{
+	static struct words w;
+	static char ports[SU_NET_MAX_CAPTURE + 1][8];
+	const char *why = NULL;
+
+	words_init(&w);
+	words_addv(&w, W("-n", "proxy"));
+	for (int i = 0; i <= SU_NET_MAX_CAPTURE; i++) {
+		snprintf(ports[i], sizeof(ports[i]), "%d", 10000 + i);
+		if (i < SU_NET_MAX_CAPTURE)
+			words_addv(&w, W("-l", ports[i]));
+	}
+	words_addv(&w, W("--", "bash"));
+	assert_int_equal(su_parse_args(w.n, w.v, &req, &why), 0);
+	assert_int_equal(req.nr_capture, SU_NET_MAX_CAPTURE);
+	/* Every listener the entrypoint makes fits in the proxy's NLISTEN. */
+	assert_int_equal(SU_NET_FIXED_LISTENERS + req.nr_capture, SU_NET_MAX_LISTENERS);
+
+	words_init(&w);
+	words_addv(&w, W("-n", "proxy"));
+	for (int i = 0; i <= SU_NET_MAX_CAPTURE; i++)
+		words_addv(&w, W("-l", ports[i]));
+	words_addv(&w, W("--", "bash"));
+	assert_int_equal(su_parse_args(w.n, w.v, &req, &why), -1);
+	assert_string_equal(why, "too many capture ports");
+}
+
 /* --- limits -------------------------------------------------------------- */
 
 static void test_mount_limit(void **state)
@@ -639,6 +717,9 @@ static void test_null_after_an_option(void **state)
 	char *w_dst[] = { (char *)"su", (char *)SU_PROTOCOL, (char *)"-w", (char *)"/home/alice/a",
 			  (char *)"1:2", NULL, (char *)"--", (char *)"bash", NULL };
 	char *p[] = { (char *)"su", (char *)SU_PROTOCOL, (char *)"-p", NULL, (char *)"--", (char *)"bash", NULL };
+	char *n[] = { (char *)"su", (char *)SU_PROTOCOL, (char *)"-n", NULL, (char *)"--", (char *)"bash", NULL };
+	char *l[] = { (char *)"su", (char *)SU_PROTOCOL, (char *)"-n", (char *)"proxy", (char *)"-l", NULL,
+		      (char *)"--", (char *)"bash", NULL };
 	struct {
 		const char *what;
 		int argc;
@@ -649,6 +730,8 @@ static void test_null_after_an_option(void **state)
 		{ "-r SOURCE NULL TARGET", 8, r_id },
 		{ "-w SOURCE ID NULL", 8, w_dst },
 		{ "-p NULL", 6, p },
+		{ "-n NULL", 6, n },
+		{ "-l NULL", 8, l },
 	};
 	char wrong[512] = "";
 
@@ -678,8 +761,8 @@ static uint64_t rng(void)
 }
 
 static const char *const tokens[] = {
-	SU_PROTOCOL, "--", "-e", "-j", "-W", "-m", "-q", "-t", "-r", "-w", "-p", "-g", "-d", "-k", "-", "-x", "",
-	"bash", "/bin/sh", "1048576", "150",
+	SU_PROTOCOL, "--", "-e", "-j", "-W", "-m", "-q", "-t", "-n", "-l", "proxy", "none", "host", "22", "3128",
+	"8080", "-r", "-w", "-p", "-g", "-d", "-k", "-", "-x", "", "bash", "/bin/sh", "1048576", "150",
 	"1:2", "0:0", "1:", "x:1",
 	"PATH", "TERM", "A=B", "1A", "_", "/", ".", "..", "/home/alice", "/home/agent",
 	"/home/alice/src", "/home/agent/src", "/home/alice/", "/home/agent/", "/home/alicex/a",
@@ -761,10 +844,19 @@ static void test_mutation_run(void **state)
 		for (size_t i = 0; i < nr; i++) {
 			/* Mostly an option with arguments of the right shape. */
 			if (rng() % 8) {
-				static const char *const opts[] = { "-r", "-w", "-p", "-g", "-e", "-d", "-k", "-m", "-q", "-t" };
+				static const char *const opts[] = { "-r", "-w", "-p", "-g", "-e", "-d", "-k",
+								    "-m", "-q", "-t", "-n", "-l" };
+				static const char *const modes[] = { "proxy", "none", "host", "all", "" };
+				static const char *const ports[] = { "8080", "22", "53", "3128", "0", "65536", "05432", "x" };
 				const char *opt = opts[rng() % ARRAY_SIZE(opts)];
 
 				strbuf_add(&in, opt, 3);
+				if (opt[1] == 'n' || opt[1] == 'l') {
+					strbuf_addstr(&in, opt[1] == 'n' ? modes[rng() % ARRAY_SIZE(modes)]
+									 : ports[rng() % ARRAY_SIZE(ports)]);
+					strbuf_addch(&in, '\0');
+					continue;
+				}
 				if (opt[1] == 'r' || opt[1] == 'w') {
 					random_path(&in, CALLER_HOME);
 					strbuf_addch(&in, '\0');
@@ -833,6 +925,9 @@ int main(void)
 		cmocka_unit_test(test_keep_running),
 		cmocka_unit_test(test_resource_limits),
 		cmocka_unit_test(test_resource_limits_refused),
+		cmocka_unit_test(test_network_modes),
+		cmocka_unit_test(test_capture_ports),
+		cmocka_unit_test(test_capture_limit),
 		cmocka_unit_test(test_mount_limit),
 		cmocka_unit_test(test_env_limit),
 		cmocka_unit_test(test_protected_paths_have_no_limit),

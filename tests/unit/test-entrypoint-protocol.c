@@ -76,6 +76,9 @@ static void test_command_only(void **state)
 	assert_false(parsed.watch);
 	assert_false(parsed.job_control);
 	assert_true(parsed.memory_max == 0 && parsed.cpu_percent == 0 && parsed.tasks_max == 0);
+	/* A request that says nothing of the network gets the closed namespace, said out loud. */
+	assert_int_equal(parsed.net, SU_NET_MODE_NONE);
+	assert_int_equal(parsed.nr_capture, 0);
 	assert_string_equal(parsed.command[0], "true");
 	assert_null(parsed.command[1]);
 }
@@ -109,6 +112,14 @@ static void test_everything(void **state)
 	req.memory_max = 16ULL << 30;
 	req.cpu_percent = 150;
 	req.tasks_max = 512;
+	req.net = SU_NET_MODE_PROXY;
+	/* Fixed capture ports, ports whose role is taken and repeats are left out by the writer. */
+	ep_request_add_capture_port(&req, 8080);
+	ep_request_add_capture_port(&req, 443);
+	ep_request_add_capture_port(&req, 3128);
+	ep_request_add_capture_port(&req, 53);
+	ep_request_add_capture_port(&req, 5432);
+	ep_request_add_capture_port(&req, 8080);
 	strvec_pushv(&req.command, command);
 
 	assert_int_equal(round_trip(&req, &argv, &why), 0);
@@ -151,10 +162,32 @@ static void test_everything(void **state)
 	assert_true(parsed.memory_max == 16ULL << 30);
 	assert_true(parsed.cpu_percent == 150);
 	assert_true(parsed.tasks_max == 512);
+	assert_int_equal(parsed.net, SU_NET_MODE_PROXY);
+	assert_int_equal(parsed.nr_capture, 2);
+	assert_int_equal(parsed.capture_ports[0], 8080);
+	assert_int_equal(parsed.capture_ports[1], 5432);
 	/* Words after the end of options are the command's, whatever they look like. */
 	for (i = 0; command[i]; i++)
 		assert_string_equal(parsed.command[i], command[i]);
 	assert_null(parsed.command[i]);
+}
+
+/* Each network mode au can ask for is the one the entrypoint gets. */
+static void test_network_modes(void **state)
+{
+	static const enum su_net_mode modes[] = { SU_NET_MODE_HOST, SU_NET_MODE_NONE, SU_NET_MODE_PROXY };
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(modes); i++) {
+		autoeprequest struct ep_request req = EP_REQUEST_INIT;
+		autostrvec struct strvec argv = STRVEC_INIT;
+		const char *why;
+
+		req.net = modes[i];
+		strvec_push(&req.command, "true");
+		assert_int_equal(round_trip(&req, &argv, &why), 0);
+		assert_int_equal(parsed.net, modes[i]);
+	}
 }
 
 /*
@@ -169,6 +202,7 @@ static void test_limits_agree(void **state)
 	} limits[] = {
 		{ "mounts", SU_MAX_MOUNTS },
 		{ "variables", SU_MAX_ENV },
+		{ "capture ports", SU_NET_MAX_CAPTURE },
 	};
 
 	(void)state;
@@ -187,9 +221,12 @@ static void test_limits_agree(void **state)
 
 				if (l == 0)
 					ep_request_add_mount(&req, source, (unsigned)i, (unsigned)i + 1, target, true);
-				else
+				else if (l == 1)
 					ep_request_add_env(&req, name);
+				else
+					ep_request_add_capture_port(&req, (unsigned short)(10000 + i));
 			}
+			req.net = SU_NET_MODE_PROXY;
 			strvec_push(&req.command, "true");
 			if (extra) {
 				assert_int_equal(ep_request_check(&req, &why_au), -1);
@@ -305,6 +342,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_command_only),
 		cmocka_unit_test(test_everything),
+		cmocka_unit_test(test_network_modes),
 		cmocka_unit_test(test_limits_agree),
 		cmocka_unit_test(test_protected_paths_without_limit),
 		cmocka_unit_test(test_resource_limits_agree),

@@ -192,7 +192,7 @@ static void test_bind_without_the_new_mount_api(void **state)
 static int close_with(const void *arg)
 {
 	const struct refusal *r = arg;
-	static const int fds[] = { 4, 200, 5000 };
+	static const int fds[] = { 5, 200, 5000 };
 	struct rlimit lim = { 8192, 8192 };
 	int null = open("/dev/null", O_RDONLY);
 
@@ -202,7 +202,7 @@ static int close_with(const void *arg)
 		if (dup2(null, fds[i]) != fds[i])
 			return 10;
 	}
-	if (dup2(null, 3) != 3)
+	if (dup2(null, 3) != 3 || dup2(null, 4) != 4)
 		return 11;
 	if (r->name && refuse(r->name, r->nr, r->errnum) < 0)
 		return 14;
@@ -213,8 +213,8 @@ static int close_with(const void *arg)
 		if (fcntl(fds[i], F_GETFD) != -1 || errno != EBADF)
 			return 20 + (int)i;
 	}
-	/* 0 to 2, and the report channel's 3, stay. */
-	for (int fd = 0; fd <= 3; fd++) {
+	/* 0 to 2, the report channel's 3 and the proxy's channel's 4 stay. */
+	for (int fd = 0; fd <= 4; fd++) {
 		if (fcntl(fd, F_GETFD) < 0)
 			return 30 + fd;
 	}

@@ -49,7 +49,7 @@ static void test_scope_without_limits(void **state)
 	text = joined(&argv);
 	assert_string_equal(argv.v[0], SYSTEMD_RUN);
 	assert_matches(text, "^/usr/bin/systemd-run --user --scope --quiet --collect "
-			     "--unit=au-agent-[0-9a-f]{16} -- /proc/self/fd/7 " SU_PROTOCOL " -- true$");
+			     "--unit=au-agent-[0-9a-f]{16} -- /proc/self/fd/7 " SU_PROTOCOL " -n none -- true$");
 }
 
 static void test_scope_with_limits(void **state)
@@ -70,7 +70,7 @@ static void test_scope_with_limits(void **state)
 	/* The entrypoint reads the same limits back from the scope's cgroup. */
 	assert_matches(text, " --unit=au-my-agent-[0-9a-f]{16} --property=MemoryMax=17179869184 "
 			     "--property=MemorySwapMax=0 --property=CPUQuota=150% --property=TasksMax=512 -- "
-			     "/proc/self/fd/4 " SU_PROTOCOL " -m 17179869184 -q 150 -t 512 -- claude$");
+			     "/proc/self/fd/4 " SU_PROTOCOL " -m 17179869184 -q 150 -t 512 -n none -- claude$");
 }
 
 int main(void)
