@@ -1109,8 +1109,9 @@ static struct folder *folder_get(struct share *s, const char *rel)
 		free(old);
 	}
 	slot = folder_slot(s, rel);
+	/* cppcheck 2.10 takes this returned pointer for a truth value ("always true"); it is the folder found. */
 	if (*slot)
-		return *slot;
+		return *slot; /* cppcheck-suppress identicalInnerCondition */
 	f = xcalloc(1, sizeof(*f));
 	f->rel = xstrdup(rel);
 	fd = open_rel(s, rel, O_PATH | O_DIRECTORY);
