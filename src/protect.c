@@ -1564,13 +1564,21 @@ static void learn(struct protect_run *pr, struct share *s, const char *hash)
 	record_save(pr->record_dir, s->m->source, s->top_st.st_dev, s->top_st.st_ino, hash, &s->rec);
 }
 
+/* AU_DEBUG names what to trace on stderr: "protect" (each share checked), "changes" (what changed in it). */
+static bool debug_wants(const char *what)
+{
+	const char *debug = getenv("AU_DEBUG");
+
+	return debug && strstr(debug, what);
+}
+
 static void audit_share(struct protect_run *pr, struct share *s, bool reported, bool *hinted)
 {
 	char hash[SHA256_HEX_LEN + 1];
 	bool full = !reported || s->lost || s->pre_scanned;
 
 	paths_hash(pr->protected, hash);
-	if (getenv("AU_DEBUG") && strstr(getenv("AU_DEBUG"), "protect")) {
+	if (debug_wants("protect")) {
 		autofree char *shown = escape_display(s->m->source);
 		fprintf(stderr, "au: debug: checking '%s' %s (%s)\n", shown, full ? "everywhere" : "where it changed",
 			s->pre_scanned ? "scanned before the run" : s->lost ? "changes lost" :
@@ -1590,7 +1598,7 @@ static void audit_share(struct protect_run *pr, struct share *s, bool reported, 
 	}
 	if (s->nr_changes)
 		qsort(s->changes, s->nr_changes, sizeof(*s->changes), compare_changes);
-	if (getenv("AU_DEBUG") && strstr(getenv("AU_DEBUG"), "changes")) {
+	if (debug_wants("changes")) {
 		for (size_t i = 0; i < s->nr_changes; i++) {
 			autofree char *shown = escape_display(s->changes[i].rel);
 			fprintf(stderr, "au: debug: changed %#x '%s'\n", s->changes[i].changes, shown);
