@@ -280,13 +280,15 @@ static void on_config_variable(const char *section, const char *subsection, cons
 /*
  * Reads a config file and, up to git's depth of 10, the files it includes:
  * their hooksPath values and the paths they include (all of them, whether
- * they exist or not). fd, when >= 0, is the file already open (inside a
- * share, opened by fd); else path is opened without following symlinks.
+ * they exist or not). path is the file's absolute path, always given: the
+ * base of its relative includes. dirfd, when >= 0, is the folder that holds
+ * it as name (inside a share, opened by fd); else path is opened without
+ * following symlinks.
  */
 static void read_config_file(struct config_read *cr, int dirfd, const char *name, const char *path, int depth)
 {
 	autostrbuf struct strbuf text = STRBUF_INIT;
-	autofree char *dir = path ? xstrdup(path) : NULL;
+	autofree char *dir = xstrdup(path);
 	const char *saved = cr->base_dir;
 	size_t first = cr->includes->nr;
 	int rc;
@@ -305,7 +307,7 @@ static void read_config_file(struct config_read *cr, int dirfd, const char *name
 	}
 	if (rc < 0)
 		return;
-	if (dir && strrchr(dir, '/'))
+	if (strrchr(dir, '/'))
 		*strrchr(dir, '/') = '\0';
 	cr->base_dir = dir;
 	gitconfig_parse(text.buf, text.len, on_config_variable, cr);
