@@ -39,6 +39,7 @@
 #include "acl.h"
 #include "util.h"
 
+#include <assert.h>
 #include <dirent.h>
 #include <endian.h>
 #include <errno.h>
@@ -1142,6 +1143,8 @@ static void dir_ref_put(struct walker *t, struct dir_ref *d, const char *walking
 		const char *path = d->path ? d->path : walking_path;
 		struct node n = { d->fd, false };
 
+		/* No walking_path only from run_batch(): a batch's directory kept its path (add_file()). */
+		assert(path);
 		if (fstat(d->fd, &st) < 0)
 			report(t, path, NULL, "stat", errno);
 		else

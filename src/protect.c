@@ -280,13 +280,15 @@ static void on_config_variable(const char *section, const char *subsection, cons
 /*
  * Reads a config file and, up to git's depth of 10, the files it includes:
  * their hooksPath values and the paths they include (all of them, whether
- * they exist or not). fd, when >= 0, is the file already open (inside a
- * share, opened by fd); else path is opened without following symlinks.
+ * they exist or not). path is the file's absolute path, always given: the
+ * base of its relative includes. dirfd, when >= 0, is the folder that holds
+ * it as name (inside a share, opened by fd); else path is opened without
+ * following symlinks.
  */
 static void read_config_file(struct config_read *cr, int dirfd, const char *name, const char *path, int depth)
 {
 	autostrbuf struct strbuf text = STRBUF_INIT;
-	autofree char *dir = path ? xstrdup(path) : NULL;
+	autofree char *dir = xstrdup(path);
 	const char *saved = cr->base_dir;
 	size_t first = cr->includes->nr;
 	int rc;
@@ -305,7 +307,7 @@ static void read_config_file(struct config_read *cr, int dirfd, const char *name
 	}
 	if (rc < 0)
 		return;
-	if (dir && strrchr(dir, '/'))
+	if (strrchr(dir, '/'))
 		*strrchr(dir, '/') = '\0';
 	cr->base_dir = dir;
 	gitconfig_parse(text.buf, text.len, on_config_variable, cr);
@@ -1109,8 +1111,9 @@ static struct folder *folder_get(struct share *s, const char *rel)
 		free(old);
 	}
 	slot = folder_slot(s, rel);
+	/* cppcheck 2.10 takes this returned pointer for a truth value ("always true"); it is the folder found. */
 	if (*slot)
-		return *slot;
+		return *slot; /* cppcheck-suppress identicalInnerCondition */
 	f = xcalloc(1, sizeof(*f));
 	f->rel = xstrdup(rel);
 	fd = open_rel(s, rel, O_PATH | O_DIRECTORY);
@@ -1563,13 +1566,21 @@ static void learn(struct protect_run *pr, struct share *s, const char *hash)
 	record_save(pr->record_dir, s->m->source, s->top_st.st_dev, s->top_st.st_ino, hash, &s->rec);
 }
 
+/* AU_DEBUG names what to trace on stderr: "protect" (each share checked), "changes" (what changed in it). */
+static bool debug_wants(const char *what)
+{
+	const char *debug = getenv("AU_DEBUG");
+
+	return debug && strstr(debug, what);
+}
+
 static void audit_share(struct protect_run *pr, struct share *s, bool reported, bool *hinted)
 {
 	char hash[SHA256_HEX_LEN + 1];
 	bool full = !reported || s->lost || s->pre_scanned;
 
 	paths_hash(pr->protected, hash);
-	if (getenv("AU_DEBUG") && strstr(getenv("AU_DEBUG"), "protect")) {
+	if (debug_wants("protect")) {
 		autofree char *shown = escape_display(s->m->source);
 		fprintf(stderr, "au: debug: checking '%s' %s (%s)\n", shown, full ? "everywhere" : "where it changed",
 			s->pre_scanned ? "scanned before the run" : s->lost ? "changes lost" :
@@ -1589,7 +1600,7 @@ static void audit_share(struct protect_run *pr, struct share *s, bool reported, 
 	}
 	if (s->nr_changes)
 		qsort(s->changes, s->nr_changes, sizeof(*s->changes), compare_changes);
-	if (getenv("AU_DEBUG") && strstr(getenv("AU_DEBUG"), "changes")) {
+	if (debug_wants("changes")) {
 		for (size_t i = 0; i < s->nr_changes; i++) {
 			autofree char *shown = escape_display(s->changes[i].rel);
 			fprintf(stderr, "au: debug: changed %#x '%s'\n", s->changes[i].changes, shown);
