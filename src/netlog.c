@@ -3,6 +3,7 @@
 #include "netproto.h"
 #include "util.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -248,6 +249,11 @@ static int parse_fields(struct json_in *in, struct net_record *r, const char **w
 	bool seen[F_NR] = { false };
 	autostrbuf struct strbuf key = STRBUF_INIT;
 
+	/*
+	 * Always given. Said for scan-build, which otherwise takes the NULL
+	 * of string_field() for a number field as r being NULL (&r->time is r).
+	 */
+	assert(r);
 	if (!take(in, '{')) {
 		*why = "not a JSON object";
 		return -1;
