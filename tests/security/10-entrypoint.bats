@@ -165,7 +165,7 @@ assert_au_run_refuses() {
 	local etc_before
 	etc_before=$(ls -la --time-style=full-iso /etc)
 
-	run --separate-stderr as_human "$EP" au1 -r "$(human_home)/x" /home/agent/link/x -- touch "$RAN"
+	run --separate-stderr as_human "$EP" au2 -r "$(human_home)/x" /home/agent/link/x -- touch "$RAN"
 	assert_failure 125
 	assert_regex "$stderr" "'/home/agent/link/x' has a symlink at 'link': refusing to follow it"
 	assert [ ! -e /etc/x ]
