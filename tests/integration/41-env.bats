@@ -42,9 +42,15 @@ stored_env() {
 	assert_success
 	assert_output "HTTPS_PROXY=http://proxy:3128"
 
-	run --separate-stderr as_human au run printenv HTTPS_PROXY
+	# On the host's network the stored value is the agent's; where au's proxy serves it
+	# (mode all, the default), the proxy variables are au's, and au says so.
+	run --separate-stderr as_human au run --net host printenv HTTPS_PROXY
 	assert_success
 	assert_output "http://proxy:3128"
+	run --separate-stderr as_human au run printenv HTTPS_PROXY
+	assert_success
+	assert_output "http://127.0.0.1:3128"
+	assert_regex "$stderr" "HTTPS_PROXY: in network mode all the agent's proxy is au's"
 }
 
 @test "au env set again replaces the value, au env unset removes the variable" {
