@@ -2411,6 +2411,9 @@ static void cgroup_sweep(const struct su_request *req, int wake_fd)
 	dup2(null, 2);
 	if (req->report)
 		close(SU_REPORT_FD);
+	/* Nor the proxy's channel, which au reads to its end. */
+	if (req->net == SU_NET_MODE_PROXY)
+		close(SU_NET_FD);
 	setsid(); /* no signal from the human's terminal */
 	while (read(wake_fd, &byte, 1) < 0 && errno == EINTR)
 		;

@@ -289,6 +289,23 @@ print('MIRROR' if b'\nSuite:' in answer else 'NOT THE MIRROR')"
 	assert_equal "$held" ""
 }
 
+@test "the proxy's end of its channel is the proxy's alone: not the entrypoint's, nor its cgroup sweeper's" {
+	run_in_background au run --no-login sh -c "$WAKE; sleep 5"
+	local pid channel p held=""
+	pid=$(proxy_pid) || fail "no proxy for the run"
+	sleep 1
+	channel=$(readlink "/proc/$pid/fd/3")
+	[[ $channel == socket:* ]] || fail "the proxy's fd 3 is '$channel'"
+	# Whoever else held it would keep au reading a channel the proxy has closed.
+	for p in /proc/[0-9]*; do
+		[[ ${p#/proc/} == "$pid" ]] && continue
+		if find "$p/fd" -mindepth 1 -maxdepth 1 -printf '%l\n' 2>/dev/null | grep -qxF -- "$channel"; then
+			held+=" ${p#/proc/}:$(cat "$p/comm" 2>/dev/null)"
+		fi
+	done
+	assert_equal "$held" ""
+}
+
 # The processes of the agent's uid in the host's PID namespace (the agent's own are in theirs).
 agent_procs_outside() {
 	local p
