@@ -238,6 +238,50 @@ const char *conn_relay(struct conn *c, const uint8_t *leftover, size_t leftover_
 	return "closed";
 }
 
+static void link_conn(struct conn *c)
+{
+	struct proxy *proxy = c->proxy;
+
+	pthread_mutex_lock(&proxy->lock);
+	c->prev = NULL;
+	c->next = proxy->conns;
+	if (c->next)
+		c->next->prev = c;
+	proxy->conns = c;
+	pthread_mutex_unlock(&proxy->lock);
+}
+
+/* Before its fds close: conn_stop_all() never shuts down an fd number reused since. */
+static void unlink_conn(struct conn *c)
+{
+	struct proxy *proxy = c->proxy;
+
+	pthread_mutex_lock(&proxy->lock);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		proxy->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	pthread_mutex_unlock(&proxy->lock);
+}
+
+void conn_stop_all(struct proxy *proxy, int timeout_ms)
+{
+	atomic_store(&proxy->stopping, true);
+	pthread_mutex_lock(&proxy->lock);
+	for (struct conn *c = proxy->conns; c; c = c->next) {
+		int upstream = __atomic_load_n(&c->upstream_fd, __ATOMIC_RELAXED);
+
+		shutdown(c->fd, SHUT_RDWR);
+		if (upstream >= 0)
+			shutdown(upstream, SHUT_RDWR);
+	}
+	pthread_mutex_unlock(&proxy->lock);
+	for (int waited = 0; atomic_load(&proxy->active) > 0 && waited < timeout_ms; waited += 10)
+		poll(NULL, 0, 10);
+}
+
 static void *conn_thread(void *arg)
 {
 	struct conn *c = arg;
@@ -259,6 +303,8 @@ static void *conn_thread(void *arg)
 	case ROLE_DNS_UDP:
 		break;
 	}
+	if (atomic_load(&c->proxy->stopping))
+		out.reason = "the agent is gone";
 	/* DNS over TCP logs its queries, not its connection. */
 	if (c->role != ROLE_DNS_TCP) {
 		log_send(&(struct log_record){
@@ -272,6 +318,7 @@ static void *conn_thread(void *arg)
 			.ms = log_now_ms() - c->start_ms,
 		});
 	}
+	unlink_conn(c);
 	close(c->fd);
 	if (c->upstream_fd >= 0)
 		close(c->upstream_fd);
@@ -306,6 +353,7 @@ void conn_start(struct proxy *proxy, enum listener_role role, uint16_t listen_po
 	c->start_ms = log_now_ms();
 	c->kind = role_kind(role);
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	link_conn(c);
 
 	pthread_attr_init(&attr);
 	pthread_attr_setstacksize(&attr, CONN_STACK_SIZE);
@@ -314,6 +362,7 @@ void conn_start(struct proxy *proxy, enum listener_role role, uint16_t listen_po
 	pthread_attr_destroy(&attr);
 	if (rc == 0)
 		return;
+	unlink_conn(c);
 	free(c);
 fail:
 	atomic_fetch_sub(&proxy->active, 1);

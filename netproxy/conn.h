@@ -8,6 +8,7 @@
  */
 #pragma once
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -31,6 +32,10 @@ struct proxy {
 	struct fakeip *fake;
 	atomic_int active;
 	int max_connections;
+	/* The connections being served, so that the last ones can be cut and logged. */
+	pthread_mutex_t lock;
+	struct conn *conns;
+	atomic_bool stopping;
 };
 
 /* Deadlines, in ms. */
@@ -56,10 +61,17 @@ struct conn {
 	/* The request as read so far (HTTP head, SOCKS handshake). */
 	uint8_t *in;
 	size_t in_len, in_size;
+	struct conn *prev, *next; /* in proxy->conns, under proxy->lock */
 };
 
 /* Starts a thread for an accepted connection; on failure logs and closes it. */
 void conn_start(struct proxy *proxy, enum listener_role role, uint16_t listen_port, int fd);
+/*
+ * The agent is gone: cuts every connection still served (both sides shut
+ * down), so that each ends and sends its record, "the agent is gone", and
+ * waits up to timeout_ms for the last one.
+ */
+void conn_stop_all(struct proxy *proxy, int timeout_ms);
 
 /* Reads more into c->in until deadline_ms. >0 bytes read, 0 at EOF, -1 on timeout or error. */
 ssize_t conn_read_more(struct conn *c, int64_t deadline_ms);

@@ -333,6 +333,8 @@ static void AU_NORETURN serve(struct proxy *proxy, struct listener *listeners, i
 			 * relays included.
 			 */
 			if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+				/* Every connection still open ends now, each with its record. */
+				conn_stop_all(proxy, 1000);
 				log_proxy(true, "stopped: the agent is gone");
 				_exit(EXIT_OK);
 			}
@@ -388,6 +390,7 @@ int main(int argc, char **argv)
 		for (int fd = NETPROTO_FD_FIRST_LISTENER + nr; fd < NOFILE_LIMIT; fd++)
 			close(fd);
 	proxy.max_connections = limit_resources();
+	pthread_mutex_init(&proxy.lock, NULL);
 	if (sandbox_install_seccomp() < 0)
 		refuse_to_start("cannot install the seccomp filter: %s", strerror(errno));
 

@@ -222,6 +222,32 @@ net_allow = ["*.example.com:443", "[2001:db8::7]:22"]'
 	assert_logged ".kind == \"capture\" and .dest == \"localhost:$port\" and .decision == \"allow\""
 }
 
+@test "a connection still open when the agent leaves is cut, and logged" {
+	local port i
+	port=$(free_port)
+	# A server of the human's that takes one connection and then says nothing for a minute:
+	# the proxy's relay of it would wait as long.
+	su "$AU_HUMAN" -s /bin/sh -c "exec /usr/bin/python3 -c '
+import socket, time
+s = socket.socket()
+s.bind((\"127.0.0.1\", $port))
+s.listen()
+c, _ = s.accept()
+time.sleep(60)
+'" </dev/null >/dev/null 2>&1 3>&- &
+	echo $! >"$BATS_TEST_TMPDIR/server.pid"
+	for ((i = 0; i < 100; i++)); do
+		grep -qi ":$(printf '%04X' "$port") 00000000:0000 0A" /proc/net/tcp && break
+		sleep 0.1
+	done
+	as_human au net allow "localhost:$port" >/dev/null
+
+	run --separate-stderr as_human au run --no-login python3 -c \
+		"import socket, time; s = socket.create_connection(('127.0.0.1', $port)); s.sendall(b'hello'); time.sleep(2)"
+	assert_success
+	assert_logged ".kind == \"capture\" and .dest == \"localhost:$port\" and .decision == \"allow\" and .up == 5 and .reason == \"the agent is gone\""
+}
+
 @test "host: the host's network as before, said once on stderr, and nothing logged" {
 	require_destinations
 	local port
