@@ -287,7 +287,7 @@ time.sleep(60)
 	# Node's https ignores the proxy variables, and resolves with AI_ADDRCONFIG.
 	# (The system's CA bundle: this network may re-sign TLS with a CA of its own.)
 	run --separate-stderr as_human au run --env NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt --no-login node -e \
-		"require('https').get('$REGISTRY/', { timeout: 20000 }, r => console.log(r.statusCode))
+		"require('https').get('$REGISTRY/', { timeout: 20000 }, r => { console.log(r.statusCode); process.exit(0); })
 			.on('timeout', function () { console.log('timeout'); this.destroy(); }).on('error', e => console.log(e.code))"
 	assert_output 200
 	# A name that is not listed does not resolve at all.
