@@ -3135,6 +3135,9 @@ static void wait_for_first_use(size_t nr_listeners)
  * agent's uid, which the host's firewall can match. It parses what the agent
  * sends, so it is neither root nor the human.
  */
+/* The proxy's process, a child of the outer side: -1 when there is none. */
+static pid_t proxy_pid = -1;
+
 static void spawn_proxy(const struct su_request *req, struct su_net *net)
 {
 	char count[16];
@@ -3171,6 +3174,7 @@ static void spawn_proxy(const struct su_request *req, struct su_net *net)
 		syscall(SYS_execveat, net->proxy_exe, "", argv, envp, AT_EMPTY_PATH);
 		_exit(SU_EXIT_SELF); /* au sees the channel close without a word */
 	}
+	proxy_pid = pid;
 	/* Only the proxy holds these now: the agent never gets the channel or a listener. */
 	close(SU_NET_FD);
 	close(net->proxy_exe);
@@ -3179,6 +3183,27 @@ static void spawn_proxy(const struct su_request *req, struct su_net *net)
 	for (size_t i = 0; i < net->nr_listeners; i++)
 		close(net->listeners[i]);
 	net->nr_listeners = 0;
+}
+
+/*
+ * The agent is gone (init has exited): the proxy cuts what it still carries,
+ * says so in its last records, and leaves, within a second or so. It is in
+ * the run's cgroup, which end_of_run() empties: wait for it first, a moment,
+ * so that its last records are not cut short. With -k the agent may go on,
+ * and so does the proxy.
+ */
+static void wait_for_proxy(const struct su_request *req)
+{
+	if (proxy_pid <= 0 || req->keep_running)
+		return;
+	for (int ms = 0; ms < 3000; ms += 10) {
+		pid_t done = waitpid(proxy_pid, NULL, WNOHANG);
+
+		if (done == proxy_pid || (done < 0 && errno != EINTR))
+			break;
+		poll(NULL, 0, 10);
+	}
+	proxy_pid = -1;
 }
 
 /* Once init exists it alone holds the write end: the proxy goes when the agent's namespace does. */
@@ -3773,6 +3798,7 @@ int main(int argc, char **argv, char **envp)
 	die_with_au(&req);
 	forward_signals(pipes.ctl[1]);
 	status = wait_for_command(&req, init, pipes.status[0]);
+	wait_for_proxy(&req);
 	regain_root();
 	end_of_run(&req, started, &usage);
 	watch_report(&req);
