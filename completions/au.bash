@@ -36,7 +36,7 @@ declare -gA _au_options=(
 	[limit]="-h --help"
 	[limit set]="-a= --agent= -h --help"
 	[limit unset]="-a= --agent= -h --help"
-	[limit list]="-a= --agent= -h --help"
+	[limit list]="-a= --agent= --json -h --help"
 	[net]="-h --help"
 	[net mode]="-a= --agent= -h --help"
 	[net allow]="-a= --agent= -h --help"

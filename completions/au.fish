@@ -183,7 +183,7 @@ complete -c au -n '__au_is new' -s a -l agent -x -d 'the new agent\'s name'
 complete -c au -n '__au_is new; or __au_is delete; or __au_is repair' -s y -l yes -d 'do not ask'
 complete -c au -n '__au_is repair' -l all -d 'every agent in the config'
 complete -c au -n '__au_is delete' -s H -l delete-home -d 'also remove the home'
-complete -c au -n '__au_is info; or __au_is list; or __au_is "mount list"; or __au_is "env list"; or __au_is "net list"; or __au_is "net log"' \
+complete -c au -n '__au_is info; or __au_is list; or __au_is "mount list"; or __au_is "env list"; or __au_is "limit list"; or __au_is "net list"; or __au_is "net log"' \
     -l json -d 'print one JSON object'
 
 # au run

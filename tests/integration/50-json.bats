@@ -1,8 +1,8 @@
 #!/usr/bin/env bats
 # --json, as a script or a configuration manager reads it: au list, au info, au mount
-# list and au env list each print one JSON object, with the keys the man page documents,
-# and the output stays valid JSON (UTF-8, one document) whatever a name or path holds:
-# quotes, backslashes, control characters, bytes that are not UTF-8.
+# list, au env list and au limit list each print one JSON object, with the keys the man
+# page documents, and the output stays valid JSON (UTF-8, one document) whatever a name
+# or path holds: quotes, backslashes, control characters, bytes that are not UTF-8.
 
 load helpers
 
@@ -153,6 +153,24 @@ agent_config() {
 
 	run --separate-stderr as_human au env set --json X=1
 	assert_failure 2
+}
+
+@test "au limit list --json: each limit as set, with its amount, null for max" {
+	agent_config
+
+	run --separate-stderr as_human au limit list --json
+	assert_success
+	assert_output '{"agent":"agent","limits":[]}'
+
+	agent_config 'limits = ["memory=16G", "cpu=150%", "tasks=max"]'
+	run --separate-stderr as_human au limit list --json
+	assert_success
+	assert_equal "${#lines[@]}" 1
+	assert_json 'd' '{"agent": "agent", "limits": [{"amount": 17179869184, "key": "memory", "value": "16G"}, {"amount": 150, "key": "cpu", "value": "150%"}, {"amount": null, "key": "tasks", "value": "max"}]}'
+
+	run --separate-stderr as_human au limit set --json memory=1G
+	assert_failure 2
+	assert_equal "${stderr_lines[0]}" "au: limit set: unknown option '--json'"
 }
 
 @test "--json stays valid with quotes and backslashes in names, paths and values" {

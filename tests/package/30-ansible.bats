@@ -1,7 +1,8 @@
 #!/usr/bin/env bats
 # The Ansible role of contrib/ansible, as a team that runs many machines uses it, with
 # Debian's ansible, here on the throwaway world itself (ansible-playbook -c local): it
-# installs the .deb and makes the agents with their shares and variables; a second run
+# installs the .deb and makes the agents with their shares, variables, network and
+# limits, read back through --json; a second run
 # changes nothing; a change of the wishes changes only that; 'state: absent' removes
 # them, and a second run changes nothing again.
 
@@ -50,7 +51,7 @@ play() {
 	changed=${BASH_REMATCH[1]}
 }
 
-@test "the role installs au and makes agents with shares and variables; a second run changes nothing" {
+@test "the role installs au and makes agents with shares, variables, network and limits; a second run changes nothing" {
 	playbook "$(cat <<-EOF
 		          - name: agent
 		            mounts:
@@ -61,6 +62,13 @@ play() {
 		            env:
 		              HTTPS_PROXY: http://proxy:3128
 		              ANTHROPIC_API_KEY: null
+		            net_mode: none
+		            net_allow:
+		              - "*.Example.com"
+		              - example.com:443
+		            limits:
+		              memory: 1G
+		              tasks: 512
 		          - name: bob
 	EOF
 	)"
@@ -74,6 +82,15 @@ play() {
 	assert_output --partial "\"mounts\":[{\"source\":\"$home/project\",\"target\":\"/home/agent/project\",\"read_only\":false},{\"source\":\"$home/docs\",\"target\":\"/home/agent/reference\",\"read_only\":true}]"
 	run --separate-stderr as_human au env list --json --show-values
 	assert_output '{"agent":"agent","values_shown":true,"env":[{"name":"HTTPS_PROXY","passthrough":false,"value":"http://proxy:3128"},{"name":"ANTHROPIC_API_KEY","passthrough":true,"value":null}]}'
+	# Patterns are stored in lower case, and so the role compares them.
+	run --separate-stderr as_human au net list --json
+	assert_output '{"agent":"agent","mode":"none","allow":["*.example.com","example.com:443"]}'
+	run --separate-stderr as_human au limit list --json
+	assert_output '{"agent":"agent","limits":[{"key":"memory","value":"1G","amount":1073741824},{"key":"tasks","value":"512","amount":512}]}'
+	run --separate-stderr as_human au net list --json -a bob
+	assert_output '{"agent":"bob","mode":"all","allow":[]}'
+	run --separate-stderr as_human au limit list --json -a bob
+	assert_output '{"agent":"bob","limits":[]}'
 	run --separate-stderr as_human au info -a bob
 	assert_success
 	# The agent works: it writes the read-write share.
@@ -95,6 +112,9 @@ play() {
 		            env:
 		              HTTPS_PROXY: http://proxy:3128
 		              KEEP: same
+		            net_mode: allow
+		            net_allow: [example.com, example.org]
+		            limits: { memory: 1G, cpu: 50% }
 	EOF
 	)"
 	play
@@ -106,13 +126,17 @@ play() {
 		              - source: $home/project
 		            env:
 		              HTTPS_PROXY: http://other:8080
+		            net_mode: all
+		            net_allow: [example.org, example.net]
+		            limits: { memory: 2G }
 	EOF
 	)"
 	play
-	# Four tasks changed something: mount remove (project, for its mode, and docs), mount
-	# add (project), env unset (KEEP) and env set (HTTPS_PROXY, whose value stays out of
-	# the log).
-	assert_equal "$changed" 4
+	# Nine tasks changed something: mount remove (project, for its mode, and docs), mount
+	# add (project), env unset (KEEP), env set (HTTPS_PROXY, whose value stays out of the
+	# log), net mode, net disallow (example.com), net allow (example.net), limit unset
+	# (cpu) and limit set (memory).
+	assert_equal "$changed" 9
 	assert_equal "$(grep -c "^changed: \[localhost\] => (item=$home/project)\$" <<<"$output")" 2
 	assert_equal "$(grep -c "^changed: \[localhost\] => (item=$home/docs)\$" <<<"$output")" 1
 	assert_line "changed: [localhost] => (item=KEEP)"
@@ -121,6 +145,10 @@ play() {
 	assert_output --partial "\"mounts\":[{\"source\":\"$home/project\",\"target\":\"/home/agent/project\",\"read_only\":true}]"
 	run --separate-stderr as_human au env list --json --show-values
 	assert_output '{"agent":"agent","values_shown":true,"env":[{"name":"HTTPS_PROXY","passthrough":false,"value":"http://other:8080"}]}'
+	run --separate-stderr as_human au net list --json
+	assert_output '{"agent":"agent","mode":"all","allow":["example.org","example.net"]}'
+	run --separate-stderr as_human au limit list --json
+	assert_output '{"agent":"agent","limits":[{"key":"memory","value":"2G","amount":2147483648}]}'
 	# What the read-write share gave is taken back.
 	run getfacl --omit-header --skip-base "$home/project"
 	refute_output --partial su-as-agent
