@@ -106,6 +106,14 @@ void serve_http(struct conn *c, struct conn_outcome *out);
 void serve_socks(struct conn *c, struct conn_outcome *out);
 void serve_capture(struct conn *c, struct conn_outcome *out);
 void serve_dns_tcp(struct conn *c, struct conn_outcome *out);
+/*
+ * A connection to a name carries TLS for that name only, on every path: when
+ * the agent's first bytes (sent_before, already read, then the socket's) are
+ * a ClientHello, its SNI must be d's name, or absent. True to relay; false
+ * with *out set to the refusal. Addresses and localhost have no name to check.
+ */
+bool conn_tls_name_ok(struct conn *c, const struct dest *d, const uint8_t *sent_before, size_t sent_before_len,
+		      struct conn_outcome *out);
 
 /* One DNS query (UDP or TCP): writes the answer, returns its length, 0 to drop. Logs as dns.c says. */
 size_t dns_stub_answer(struct proxy *proxy, const uint8_t *query, size_t len, uint8_t *answer);

@@ -11,7 +11,8 @@
  * The upstream is dialed first, so that protocols where the server speaks
  * first (ssh banners, SMTP) work. No byte of the agent's goes upstream before
  * its first bytes were looked at: a TLS ClientHello must carry the captured
- * name as its SNI (or none), or the connection is refused.
+ * name as its SNI (or none), or the connection is refused. The HTTP and
+ * SOCKS tunnels to a name check their TLS the same way (conn_tls_name_ok).
  */
 #include <errno.h>
 #include <poll.h>
@@ -35,10 +36,12 @@ static void set_outcome(struct conn_outcome *out, bool allowed, const char *pref
 /*
  * Waits until the agent or the upstream sends something. Returns 1 when the
  * agent's first byte is a TLS handshake record, 0 otherwise (relay), -1 on
- * error.
+ * error. first_sent: the agent's first bytes, already read (or NULL).
  */
-static int wait_first_bytes(struct conn *c)
+static int wait_first_bytes(struct conn *c, const uint8_t *first_sent)
 {
+	if (first_sent)
+		return first_sent[0] == TLS_HANDSHAKE_RECORD;
 	for (;;) {
 		struct pollfd pfd[2] = { { .fd = c->fd, .events = POLLIN }, { .fd = c->upstream_fd, .events = POLLIN } };
 		uint8_t first;
@@ -60,41 +63,44 @@ static int wait_first_bytes(struct conn *c)
 	}
 }
 
-/* Peeks at the ClientHello (bounded in size and time) and compares its SNI with the name. */
-static const char *check_sni(struct conn *c, const char *name, char sent[NET_NAME_MAX + 1])
+/*
+ * Looks at the ClientHello (bounded in size and time: the bytes already read,
+ * then a peek at the socket) and compares its SNI with the name.
+ */
+static const char *check_sni(struct conn *c, const char *name, const uint8_t *sent_before, size_t sent_before_len,
+			     char sent[NET_NAME_MAX + 1])
 {
 	int64_t deadline = log_now_ms() + CONN_SNI_TIMEOUT_MS;
 	uint8_t buf[SNI_PEEK_MAX];
+	size_t before = sent_before_len < sizeof(buf) ? sent_before_len : sizeof(buf);
 	const char *why = NULL;
 	int lowat = 1;
 
 	sent[0] = '\0';
+	if (before)
+		memcpy(buf, sent_before, before);
 	for (;;) {
-		ssize_t n = recv(c->fd, buf, sizeof(buf), MSG_PEEK | MSG_DONTWAIT);
+		ssize_t n = before < sizeof(buf) ? recv(c->fd, buf + before, sizeof(buf) - before, MSG_PEEK | MSG_DONTWAIT) : 0;
 		struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
 		enum sni_status status;
 		int64_t left;
 
-		if (n < 0 && errno != EAGAIN && errno != EINTR) {
-			why = "agent closed during its ClientHello";
+		status = sni_extract(buf, before + (n > 0 ? (size_t)n : 0), sent, &why);
+		if (status == SNI_FOUND) {
+			why = strcasecmp(sent, name) ? "SNI mismatch" : NULL;
 			break;
 		}
-		if (n == 0) {
+		if (status == SNI_ABSENT) {
+			why = NULL;
+			break;
+		}
+		if (status == SNI_BAD)
+			break;
+		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
 			why = "agent closed during its ClientHello";
 			break;
 		}
 		if (n > 0) {
-			status = sni_extract(buf, (size_t)n, sent, &why);
-			if (status == SNI_FOUND) {
-				why = strcasecmp(sent, name) ? "SNI mismatch" : NULL;
-				break;
-			}
-			if (status == SNI_ABSENT) {
-				why = NULL;
-				break;
-			}
-			if (status == SNI_BAD)
-				break;
 			/* Wake up only once more than what is here has come. */
 			lowat = (int)n + 1;
 			setsockopt(c->fd, SOL_SOCKET, SO_RCVLOWAT, &lowat, sizeof(lowat));
@@ -112,17 +118,42 @@ static const char *check_sni(struct conn *c, const char *name, char sent[NET_NAM
 	return why;
 }
 
+bool conn_tls_name_ok(struct conn *c, const struct dest *d, const uint8_t *sent_before, size_t sent_before_len,
+		      struct conn_outcome *out)
+{
+	char sent[NET_NAME_MAX + 1];
+	const char *why;
+	int tls;
+
+	if (d->kind != DEST_NAME)
+		return true;
+	tls = wait_first_bytes(c, sent_before_len ? sent_before : NULL);
+	if (tls < 0) {
+		set_outcome(out, false, "", "poll failed");
+		return false;
+	}
+	if (!tls)
+		return true;
+	why = check_sni(c, d->name, sent_before, sent_before_len, sent);
+	if (!why)
+		return true;
+	if (sent[0] && !strcmp(why, "SNI mismatch"))
+		set_outcome(out, false, "SNI mismatch: ", sent);
+	else
+		set_outcome(out, false, "", why);
+	return false;
+}
+
 void serve_capture(struct conn *c, struct conn_outcome *out)
 {
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(ss);
 	struct in6_addr local;
 	uint16_t local_port;
-	char sent[NET_NAME_MAX + 1];
 	const char *why, *reason;
 	enum dial_result dialed;
 	struct dest d;
-	int err, tls;
+	int err;
 
 	if (getsockname(c->fd, (struct sockaddr *)&ss, &len) < 0 ||
 	    addr_from_sockaddr((struct sockaddr *)&ss, len, &local, &local_port) < 0) {
@@ -151,21 +182,8 @@ void serve_capture(struct conn *c, struct conn_outcome *out)
 		return;
 	}
 
-	tls = wait_first_bytes(c);
-	if (tls < 0) {
-		out->reason = "poll failed";
+	if (!conn_tls_name_ok(c, &d, NULL, 0, out))
 		return;
-	}
-	if (tls) {
-		why = check_sni(c, d.name, sent);
-		if (why) {
-			if (sent[0] && !strcmp(why, "SNI mismatch"))
-				set_outcome(out, false, "SNI mismatch: ", sent);
-			else
-				set_outcome(out, false, "", why);
-			return;
-		}
-	}
 	out->allowed = true;
 	out->reason = conn_relay(c, NULL, 0);
 }

@@ -120,6 +120,8 @@ void serve_http(struct conn *c, struct conn_outcome *out)
 			out->reason = "agent closed";
 			return;
 		}
+		if (!conn_tls_name_ok(c, &d, c->in + req.head_len, c->in_len - req.head_len, out))
+			return;
 		out->reason = conn_relay(c, c->in + req.head_len, c->in_len - req.head_len);
 	} else {
 		autostrbuf struct strbuf head = STRBUF_INIT;

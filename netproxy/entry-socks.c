@@ -140,5 +140,7 @@ void serve_socks(struct conn *c, struct conn_outcome *out)
 		return;
 	}
 	reply(c, SOCKS_REP_SUCCEEDED);
+	if (!conn_tls_name_ok(c, &d, c->in + greeting_len + request_len, c->in_len - greeting_len - request_len, out))
+		return;
 	out->reason = conn_relay(c, c->in + greeting_len + request_len, c->in_len - greeting_len - request_len);
 }
