@@ -228,6 +228,9 @@ enum dial_result conn_dial(struct conn *c, const struct dest *d, const char **re
 
 const char *conn_relay(struct conn *c, const uint8_t *leftover, size_t leftover_len)
 {
+	/* Stopping (conn_stop_all()): nothing more is carried, nothing could be recorded. */
+	if (atomic_load(&c->proxy->stopping))
+		return "the agent is gone";
 	if (leftover_len) {
 		if (conn_send_all(c->upstream_fd, leftover, leftover_len) < 0)
 			return "upstream closed";

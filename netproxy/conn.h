@@ -67,9 +67,10 @@ struct conn {
 /* Starts a thread for an accepted connection; on failure logs and closes it. */
 void conn_start(struct proxy *proxy, enum listener_role role, uint16_t listen_port, int fd);
 /*
- * The agent is gone: cuts every connection still served (both sides shut
- * down), so that each ends and sends its record, "the agent is gone", and
- * waits up to timeout_ms for the last one.
+ * The agent is gone, or au stopped reading: cuts every connection still
+ * served (both sides shut down) and relays nothing from then on, so that
+ * each ends and sends its record, "the agent is gone", while that can be
+ * sent; waits up to timeout_ms for the last one.
  */
 void conn_stop_all(struct proxy *proxy, int timeout_ms);
 

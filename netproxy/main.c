@@ -340,8 +340,14 @@ static void AU_NORETURN serve(struct proxy *proxy, struct listener *listeners, i
 			}
 		}
 		if (pfd[1].revents) {
-			/* au never writes after the policy: this is EOF or an error. */
+			/*
+			 * au never writes after the policy: this is EOF or an error.
+			 * Nothing can be recorded from now on, so nothing is carried:
+			 * not new connections, and not the open ones either (a
+			 * process kept with --keep-running may hold a tunnel).
+			 */
 			log_mark_broken();
+			conn_stop_all(proxy, 0);
 			pfd[1].fd = -1;
 		}
 		for (int i = 0; i < nr; i++) {
