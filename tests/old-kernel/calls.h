@@ -39,7 +39,7 @@ OLD_KERNEL_SYSCALL(copy_file_range, __NR_copy_file_range, "4.5", "coreutils inst
 OLD_KERNEL_SYSCALL(preadv2, __NR_preadv2, "4.6", "-: preadv")
 OLD_KERNEL_SYSCALL(pwritev2, __NR_pwritev2, "4.6", "-: pwritev")
 OLD_KERNEL_SYSCALL(pidfd_send_signal, 424, "5.1", "-: kill")
-OLD_KERNEL_SYSCALL(pidfd_open, 434, "5.3", "-: waitpid")
+OLD_KERNEL_SYSCALL(pidfd_open, 434, "5.3", "entrypoint: waits for the proxy with waitpid and a short tick")
 OLD_KERNEL_SYSCALL(pidfd_getfd, 438, "5.6", "-")
 OLD_KERNEL_SYSCALL(io_uring_setup, 425, "5.1", "-: plain read and write")
 OLD_KERNEL_SYSCALL(fsopen, 430, "5.2", "-: mount(2)")
