@@ -1877,6 +1877,29 @@ static void watch_send_dir(const struct su_request *req, int dir_fd, const struc
 }
 
 /*
+ * The link count, the mode and, where the file system keeps it, the birth
+ * time of fd. Where statx is refused (before Linux 4.11, or a seccomp
+ * policy that does not know it), fstat: no birth time, so the file counts
+ * as one that was there before the run, and au checks everywhere: slower,
+ * never blind.
+ */
+static int watch_statx(int fd, struct su_statx *sx)
+{
+	struct stat st;
+
+	if (syscall(SYS_statx, fd, "", AT_EMPTY_PATH, SU_STATX_BTIME, sx) == 0)
+		return 0;
+	if (errno != ENOSYS && errno != EPERM)
+		return -1;
+	if (fstat(fd, &st) < 0)
+		return -1;
+	memset(sx, 0, sizeof(*sx));
+	sx->nlink = (unsigned int)st.st_nlink;
+	sx->mode = (unsigned short)st.st_mode;
+	return 0;
+}
+
+/*
  * At the end, on the outer side: the last events, then, as root for
  * open_by_handle_at() (regain_root()), what changed inside the read-write
  * mounts goes to au. drop_to_caller() gives root up for good right after.
@@ -1900,8 +1923,7 @@ static void watch_report(const struct su_request *req)
 		int fd = watch_open(f->key, f->key_len - 2, 0);
 		struct su_statx sx;
 
-		if (fd >= 0 && syscall(SYS_statx, fd, "", AT_EMPTY_PATH, SU_STATX_BTIME, &sx) == 0 && sx.nlink > 0 &&
-		    !S_ISDIR(sx.mode) &&
+		if (fd >= 0 && watch_statx(fd, &sx) == 0 && sx.nlink > 0 && !S_ISDIR(sx.mode) &&
 		    (!(sx.mask & SU_STATX_BTIME) || sx.btime.sec < watch.started.tv_sec ||
 		     (sx.btime.sec == watch.started.tv_sec && sx.btime.nsec < watch.started.tv_nsec)))
 			watch_lose(SU_LOST_LINK, 0);

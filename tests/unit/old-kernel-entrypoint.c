@@ -23,6 +23,8 @@ int su_entrypoint_main(int argc, char **argv, char **envp);
 
 void ep_bind_by_fd(int src_fd, int dst_fd, int dst_parent, const char *dst_name, bool read_only);
 void ep_close_inherited_fds(void);
+int ep_watch_statx(int fd, unsigned int *nlink, unsigned int *mode, bool *has_btime);
+void ep_wait_for_proxy(pid_t pid);
 
 void ep_bind_by_fd(int src_fd, int dst_fd, int dst_parent, const char *dst_name, bool read_only)
 {
@@ -32,4 +34,24 @@ void ep_bind_by_fd(int src_fd, int dst_fd, int dst_parent, const char *dst_name,
 void ep_close_inherited_fds(void)
 {
 	close_inherited_fds();
+}
+
+int ep_watch_statx(int fd, unsigned int *nlink, unsigned int *mode, bool *has_btime)
+{
+	struct su_statx sx;
+
+	if (watch_statx(fd, &sx) < 0)
+		return -1;
+	*nlink = sx.nlink;
+	*mode = sx.mode;
+	*has_btime = sx.mask & SU_STATX_BTIME;
+	return 0;
+}
+
+void ep_wait_for_proxy(pid_t pid)
+{
+	struct su_request req = { 0 };
+
+	proxy_pid = pid;
+	wait_for_proxy(&req);
 }

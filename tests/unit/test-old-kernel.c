@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <poll.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -30,6 +31,7 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <sys/xattr.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <stdarg.h>
@@ -41,6 +43,8 @@
 /* From old-kernel-entrypoint.c: the entrypoint's own functions. */
 void ep_bind_by_fd(int src_fd, int dst_fd, int dst_parent, const char *dst_name, bool read_only);
 void ep_close_inherited_fds(void);
+int ep_watch_statx(int fd, unsigned int *nlink, unsigned int *mode, bool *has_btime);
+void ep_wait_for_proxy(pid_t pid);
 
 /* Runs fn in a child; returns its exit status (128 + N for signal N). */
 static int in_child(int (*fn)(const void *), const void *arg)
@@ -407,6 +411,121 @@ static void test_acl_walk_without_xattrat(void **state)
 	}
 }
 
+/* ---- the watch's link check ---- */
+
+/*
+ * A file with two names, as the watch's link check meets it: its link count
+ * and mode either way; without statx no birth time, which makes au check the
+ * whole share (the file counts as one from before the run).
+ */
+static int statx_with(const void *arg)
+{
+	const struct refusal *r = arg;
+	char dir[] = "/tmp/au-test-old-kernel.XXXXXX";
+	autofree char *file = NULL, *other = NULL;
+	unsigned int nlink = 0, mode = 0;
+	bool has_btime = true;
+	int fd, status = 0;
+
+	if (!mkdtemp(dir))
+		return 10;
+	file = xasprintf("%s/config", dir);
+	other = xasprintf("%s/x", dir);
+	if (write_file(file, "[core]\n") < 0 || link(file, other) < 0)
+		return 11;
+	fd = open(file, O_PATH | O_CLOEXEC);
+	if (fd < 0)
+		return 12;
+	if (r->name && refuse(r->name, r->nr, r->errnum) < 0)
+		status = 14;
+	else if (ep_watch_statx(fd, &nlink, &mode, &has_btime) < 0)
+		status = 20;
+	else if (nlink != 2 || !S_ISREG(mode))
+		status = 21;
+	else if (r->name && has_btime)
+		status = 22;
+	close(fd);
+	unlink(other);
+	unlink(file);
+	rmdir(dir);
+	return status;
+}
+
+static void test_watch_link_check_without_statx(void **state)
+{
+	static const struct refusal cases[] = {
+		{ NULL, -1, 0 },
+		{ "statx", SYS_statx, ENOSYS }, /* before Linux 4.11 */
+		{ "statx", SYS_statx, EPERM },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		int status = in_child(statx_with, &cases[i]);
+
+		if (status)
+			fail_msg("statx with %s refused (%s): status %d", cases[i].name ? cases[i].name : "nothing",
+				 strerror(cases[i].errnum), status);
+	}
+}
+
+/* ---- the wait for the proxy's end ---- */
+
+static int64_t elapsed_ms(const struct timespec *since)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (int64_t)(now.tv_sec - since->tv_sec) * 1000 + (now.tv_nsec - since->tv_nsec) / 1000000;
+}
+
+/* A child that leaves after 50 ms is waited for, reaped, and not for the whole 3 s. */
+static int proxy_wait_with(const void *arg)
+{
+	const struct refusal *r = arg;
+	struct timespec start;
+	int64_t took;
+	pid_t pid;
+
+	if (r->name && refuse(r->name, r->nr, r->errnum) < 0)
+		return 14;
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	pid = fork();
+	if (pid < 0)
+		return 10;
+	if (pid == 0) {
+		poll(NULL, 0, 50);
+		_exit(0);
+	}
+	ep_wait_for_proxy(pid);
+	took = elapsed_ms(&start);
+	if (waitpid(pid, NULL, WNOHANG) != -1 || errno != ECHILD)
+		return 20;
+	if (took < 50 || took > 1500) {
+		fprintf(stderr, "waited %lld ms\n", (long long)took);
+		return 21;
+	}
+	return 0;
+}
+
+static void test_proxy_wait_without_pidfd_open(void **state)
+{
+	static const struct refusal cases[] = {
+		{ NULL, -1, 0 },
+		{ "pidfd_open", 434, ENOSYS }, /* before Linux 5.3 */
+		{ "pidfd_open", 434, EPERM },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		int status = in_child(proxy_wait_with, &cases[i]);
+
+		if (status)
+			fail_msg("proxy wait with %s refused (%s): status %d", cases[i].name ? cases[i].name : "nothing",
+				 strerror(cases[i].errnum), status);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -415,6 +534,8 @@ int main(void)
 		cmocka_unit_test(test_pty_without_tiocgptpeer),
 		cmocka_unit_test(test_threads_without_clone3),
 		cmocka_unit_test(test_acl_walk_without_xattrat),
+		cmocka_unit_test(test_watch_link_check_without_statx),
+		cmocka_unit_test(test_proxy_wait_without_pidfd_open),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
