@@ -1,8 +1,8 @@
 /*
  * test-helpers.c: find_helper_in(), which picks the programs au runs (sudo,
  * cc, setfacl...) from folders that root alone can write, never from the
- * human's PATH. A tree in the build directory plays the trusted folders,
- * with this test's own uid as "root".
+ * human's PATH. A tree in the build directory (or another trusted folder)
+ * plays the trusted folders, with this test's own uid as "root".
  */
 #include "sys.h"
 #include "util.h"
@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -48,16 +49,53 @@ static void make_prog(struct tree *t, const char *rel, mode_t mode)
 	assert_int_equal(fchmod(fd, mode), 0);
 }
 
-/* The tree lives in the build directory: every folder above it must be trusted too. */
+/*
+ * Every folder above the tree must be trusted too, as find_helper_in() asks:
+ * root's or ours, writable by nobody else, no symlink on the way.
+ */
+static bool trusted_all_the_way(const char *dir)
+{
+	char path[PATH_MAX];
+	char *slash;
+
+	if (strlen(dir) >= sizeof(path) || dir[0] != '/')
+		return false;
+	strcpy(path, dir);
+	for (;;) {
+		struct stat st;
+
+		if (lstat(path[0] ? path : "/", &st) < 0 || !S_ISDIR(st.st_mode) ||
+		    (st.st_uid != 0 && st.st_uid != geteuid()) || (st.st_mode & (S_IWGRP | S_IWOTH)))
+			return false;
+		if (!path[0])
+			return true;
+		slash = strrchr(path, '/');
+		*slash = '\0';
+	}
+}
+
+/*
+ * The tree lives in the build directory when every folder above it is
+ * trusted; a checkout under /tmp (sticky, writable by all) is not, so then
+ * in the first of $HOME, /run and /root that is (CI runs as root).
+ */
 static int tree_setup(void **state)
 {
 	struct tree *t = xcalloc(1, sizeof(*t));
 	char cwd[PATH_MAX];
+	const char *bases[] = { cwd, getenv("HOME"), "/run", "/root" };
+	const char *base = NULL;
 
 	umask(022);
 	assert_non_null(getcwd(cwd, sizeof(cwd)));
-	assert_true(strlen(cwd) < PATH_MAX);
-	snprintf(t->dir, sizeof(t->dir), "%s/au-test-helpers-XXXXXX", cwd);
+	for (size_t i = 0; i < ARRAY_SIZE(bases) && !base; i++) {
+		if (bases[i] && trusted_all_the_way(bases[i]) && access(bases[i], W_OK) == 0)
+			base = bases[i];
+	}
+	if (!base)
+		fail_msg("no folder to build the test's tree in: '%s', $HOME, /run and /root are not trusted all the way up",
+			 cwd);
+	snprintf(t->dir, sizeof(t->dir), "%s/au-test-helpers-XXXXXX", base);
 	assert_non_null(mkdtemp(t->dir));
 	assert_int_equal(chmod(t->dir, 0755), 0);
 	make_dir(t, "a", 0755);
