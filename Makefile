@@ -54,6 +54,14 @@ check-asan:
 	tools/install-deps
 	@[ -f $(ASAN_BUILDDIR)/build.ninja ] || $(MESON) setup $(ASAN_BUILDDIR) \
 		--prefix=$(PREFIX) -Dbuildtype=debug -Db_sanitize=address,undefined -Db_lundef=false
+	@# gcc 12's ASan cannot place its shadow memory with 32 bits of mmap randomness
+	@# (the default since Linux 6.5 on some distributions): programs hang or die at start.
+	@bits=$$(cat /proc/sys/vm/mmap_rnd_bits 2>/dev/null || echo 0); \
+	if [ "$$bits" -gt 28 ]; then \
+		echo "check-asan: vm.mmap_rnd_bits is $$bits; ASan needs 28 or less"; \
+		if [ "$$(id -u)" = 0 ]; then echo "\$$ sysctl -w vm.mmap_rnd_bits=28"; sysctl -w vm.mmap_rnd_bits=28; \
+		else echo "run: sudo sysctl -w vm.mmap_rnd_bits=28" >&2; exit 1; fi; \
+	fi
 	# The package tests build the .deb from source, whatever the build: make check runs them.
 	AU_CHECK_PACKAGE=0 AU_CHECK_ONLY="$(ASAN_TESTS)" tools/run-checks $(ASAN_BUILDDIR)
 
