@@ -197,7 +197,14 @@ ESCAPE='
 	# Root can: the writes are real ones (but no other run's limits are touched).
 	run bash -c "$ESCAPE"
 	assert_output --partial "moved out"
-	assert_output --partial "core dumps on"
+	# Core dumps too, where root's hard core limit is above 0. Where it is 0 (sudo 1.9.13
+	# gives its command that, and root cannot raise it without CAP_SYS_RESOURCE, as in CI's
+	# containers) nothing can turn them on, with au or without: that case is left out.
+	if [[ $(ulimit -Hc) == 0 ]]; then
+		echo "# the hard core limit is 0 here: the core-dump case cannot be shown, and is left out" >&3
+	else
+		assert_output --partial "core dumps on"
+	fi
 
 	run --separate-stderr as_human au run --no-login --limit tasks=64 bash -c "$ESCAPE" escape lift
 	refute_output --partial "moved out"
