@@ -18,7 +18,9 @@
 #include <string.h>
 #include <sys/fanotify.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/xattr.h>
+#include <unistd.h>
 
 /*
  * What git looks for to take a folder for a git directory (setup.c,
@@ -650,6 +652,13 @@ static void scan_and_keep(struct protect_run *pr, struct share *s, const char *h
 		record_save(pr->record_dir, s->m->source, s->top_st.st_dev, s->top_st.st_ino, hash, &s->rec);
 }
 
+static bool statx_works(int fd)
+{
+	struct statx stx;
+
+	return syscall(SYS_statx, fd, "", AT_EMPTY_PATH, STATX_BTIME, &stx) == 0 || (errno != ENOSYS && errno != EPERM);
+}
+
 /* Whether the kernel can tell the entrypoint what changed in this share (fanotify with names, file handles). */
 static bool watch_expected(const struct share *s)
 {
@@ -670,6 +679,14 @@ static bool watch_expected(const struct share *s)
 		return false;
 	if (fd >= 0)
 		close(fd);
+	/*
+	 * The watch tells a hard link made to an older file from git's own
+	 * links of new ones by birth time, which only statx gives: where it is
+	 * refused (before Linux 4.11, or a seccomp policy that does not know
+	 * it), the scan before the run is what knows what was there.
+	 */
+	if (!statx_works(s->top_fd))
+		return false;
 	fh.h.handle_bytes = MAX_HANDLE_SZ;
 	return name_to_handle_at(s->top_fd, "", &fh.h, &mount_id, AT_EMPTY_PATH) == 0;
 }
