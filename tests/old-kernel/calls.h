@@ -32,7 +32,7 @@ OLD_KERNEL_ARG(TIOCGPTPEER, __NR_ioctl, 1, 0xffffffff, 0x5441, ENOTTY, "4.13",
 OLD_KERNEL_SYSCALL(clone3, 435, "5.3", "glibc: pthread_create (ACL walk, report reader) and posix_spawn use clone")
 OLD_KERNEL_SYSCALL(rseq, __NR_rseq, "4.18", "glibc: threads run without restartable sequences")
 OLD_KERNEL_SYSCALL(faccessat2, 439, "5.8", "glibc: faccessat with flags emulated")
-OLD_KERNEL_SYSCALL(statx, __NR_statx, "4.11", "entrypoint: the watch's link check by fstat (then a full check); glibc, coreutils: fstatat")
+OLD_KERNEL_SYSCALL(statx, __NR_statx, "4.11", "au: no watch, a scan before the run (entrypoint: the link check by fstat); glibc, coreutils: fstatat")
 OLD_KERNEL_SYSCALL(openat2, 437, "5.6", "-: unused; a newer libc or tool falls back to openat")
 /* what the system tools au runs (install, useradd, sudo, setfacl, cc) may try first */
 OLD_KERNEL_SYSCALL(copy_file_range, __NR_copy_file_range, "4.5", "coreutils install: read and write")
