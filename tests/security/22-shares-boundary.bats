@@ -37,10 +37,11 @@ share_project() {
 # where it refuses statx (the old-kernel pass), and au scans the share before the run
 # instead of watching it.
 watch_or_scan() {
-	python3 -c 'import ctypes
+	python3 -c 'import ctypes, os
+nr = {"x86_64": 332, "aarch64": 291, "riscv64": 291}[os.uname().machine]  # statx
 libc = ctypes.CDLL(None, use_errno=True)
 buf = ctypes.create_string_buffer(256)
-print("watch" if libc.syscall(332, -100, b"/", 0, 0x800, buf) == 0 else "scan")'
+print("watch" if libc.syscall(nr, -100, b"/", 0, 0x800, buf) == 0 else "scan")'
 }
 
 # /tmp/payload-NAME: a git config whose fsmonitor hook writes who ran it to /tmp/pwned-NAME

@@ -80,6 +80,18 @@ struct refusal {
 	int errnum;
 };
 
+/* Runs fn in a child once for each case; every one must exit 0. */
+static void run_cases(const char *what, int (*fn)(const void *), const struct refusal *cases, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		int status = in_child(fn, &cases[i]);
+
+		if (status)
+			fail_msg("%s with %s refused (%s): status %d", what, cases[i].name ? cases[i].name : "nothing",
+				 cases[i].name ? strerror(cases[i].errnum) : "-", status);
+	}
+}
+
 /* ---- the entrypoint's binds ---- */
 
 static int write_file(const char *path, const char *text)
@@ -182,13 +194,7 @@ static void test_bind_without_the_new_mount_api(void **state)
 	};
 
 	(void)state;
-	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
-		int status = in_child(bind_with, &cases[i]);
-
-		if (status)
-			fail_msg("bind with %s refused (%s): status %d", cases[i].name ? cases[i].name : "nothing",
-				 strerror(cases[i].errnum), status);
-	}
+	run_cases("bind", bind_with, cases, ARRAY_SIZE(cases));
 }
 
 /* ---- the entrypoint's closing of inherited fds ---- */
@@ -234,12 +240,7 @@ static void test_close_inherited_fds_without_close_range(void **state)
 	};
 
 	(void)state;
-	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
-		int status = in_child(close_with, &cases[i]);
-
-		if (status)
-			fail_msg("close with %s refused: status %d", cases[i].name ? cases[i].name : "nothing", status);
-	}
+	run_cases("close", close_with, cases, ARRAY_SIZE(cases));
 }
 
 /* ---- the relay's pty ---- */
@@ -286,12 +287,7 @@ static void test_pty_without_tiocgptpeer(void **state)
 	};
 
 	(void)state;
-	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
-		int status = in_child(pty_with, &cases[i]);
-
-		if (status)
-			fail_msg("pty with %s refused: status %d", cases[i].name ? cases[i].name : "nothing", status);
-	}
+	run_cases("pty", pty_with, cases, ARRAY_SIZE(cases));
 }
 
 /* ---- threads (the ACL walk's worker, the report reader) ---- */
@@ -328,8 +324,7 @@ static void test_threads_without_clone3(void **state)
 	};
 
 	(void)state;
-	for (size_t i = 0; i < ARRAY_SIZE(cases); i++)
-		assert_int_equal(in_child(thread_with, &cases[i]), 0);
+	run_cases("threads", thread_with, cases, ARRAY_SIZE(cases));
 }
 
 /* ---- the ACL walk ---- */
@@ -402,13 +397,7 @@ static void test_acl_walk_without_xattrat(void **state)
 	};
 
 	(void)state;
-	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
-		int status = in_child(walk_with, &cases[i]);
-
-		if (status)
-			fail_msg("walk with %s refused (%s): status %d", cases[i].name ? cases[i].name : "nothing",
-				 strerror(cases[i].errnum), status);
-	}
+	run_cases("walk", walk_with, cases, ARRAY_SIZE(cases));
 }
 
 /* ---- the watch's link check ---- */
@@ -460,13 +449,7 @@ static void test_watch_link_check_without_statx(void **state)
 	};
 
 	(void)state;
-	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
-		int status = in_child(statx_with, &cases[i]);
-
-		if (status)
-			fail_msg("statx with %s refused (%s): status %d", cases[i].name ? cases[i].name : "nothing",
-				 strerror(cases[i].errnum), status);
-	}
+	run_cases("statx", statx_with, cases, ARRAY_SIZE(cases));
 }
 
 /* ---- the wait for the proxy's end ---- */
@@ -517,13 +500,7 @@ static void test_proxy_wait_without_pidfd_open(void **state)
 	};
 
 	(void)state;
-	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
-		int status = in_child(proxy_wait_with, &cases[i]);
-
-		if (status)
-			fail_msg("proxy wait with %s refused (%s): status %d", cases[i].name ? cases[i].name : "nothing",
-				 strerror(cases[i].errnum), status);
-	}
+	run_cases("proxy wait", proxy_wait_with, cases, ARRAY_SIZE(cases));
 }
 
 int main(void)
